@@ -1,0 +1,51 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# /init of the outer lab VM (QEMU TCG, AMD CPU model with SVM). Loads
+# kvm-amd, reports when /dev/kvm works, runs the payload (pvrun or
+# kvm-smoke) with the arguments in /lab/payload-args, prints its exit code
+# and powers off. Lines it prints start with "lab-outer:"; the payload's
+# output (the inner guest's console, for pvrun) is prefixed with "[inner] ".
+#
+# In /lab/payload-args, @HOSTTIME@ becomes the current Unix time (the outer
+# VM's clock is the host's, read from QEMU's RTC), @INNER_KERNEL@ and
+# @INNER_INITRD@ the paths of the inner kernel and initramfs.
+PATH=/bin:/sbin
+export PATH
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mkdir -p /tmp
+up() { cut -d' ' -f1 /proc/uptime; }
+echo "lab-outer: init reached uptime=$(up)"
+
+for m in $(cat /lab/modules/load-order); do
+	insmod "/lab/modules/$m" || echo "lab-outer: insmod $m failed"
+done
+if [ -c /dev/kvm ]; then
+	echo "lab-outer: /dev/kvm ready uptime=$(up)"
+else
+	echo "lab-outer: FAIL no /dev/kvm after loading kvm-amd (is SVM exposed? $(grep -c svm /proc/cpuinfo) cpus with svm)"
+	echo "lab-outer: payload exit=127"
+	poweroff -f
+fi
+
+args=$(cat /lab/payload-args 2>/dev/null)
+args=$(echo "$args" | sed -e "s|@HOSTTIME@|$(date +%s)|g" \
+	-e "s|@INNER_KERNEL@|/lab/inner/bzImage|g" -e "s|@INNER_INITRD@|/lab/inner/initrd.img|g")
+input=$(cat /lab/input-word 2>/dev/null)
+echo "lab-outer: running payload: /lab/payload $args"
+t0=$(up)
+# Feed the serial input line the inner acceptance script waits for.
+(
+	[ -n "$input" ] || exit 0
+	while true; do
+		sleep 3
+		echo "$input"
+	done
+) | eval "/lab/payload $args" 2>&1 | while IFS= read -r line; do echo "[inner] $line"; done
+echo "lab-outer: payload finished uptime=$(up) started=$t0"
+# ash has no PIPESTATUS: the /lab/payload wrapper writes the status here.
+rc=$(cat /tmp/payload-rc 2>/dev/null || echo 126)
+echo "lab-outer: payload exit=$rc"
+sync
+poweroff -f

@@ -1,0 +1,148 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The nested lab runner: boots Debian's kernel in a QEMU TCG VM with an AMD
+# CPU model that exposes SVM, loads kvm-amd there and runs a payload with
+# /dev/kvm: pvrun (booting the same kernel with the inner initramfs on
+# libparavisor) or, when no pvrun is available, the kvm-smoke program.
+#
+# usage: run-lab.sh [--pvrun-args "ARGS"] [--inner-initramfs FILE]
+#                   [--timeout S] [--payload EXE] [--build DIR]
+#                   [--success "MARKER"] [--log FILE]
+#
+#   --pvrun-args   arguments for the payload; @INNER_KERNEL@, @INNER_INITRD@
+#                  and @HOSTTIME@ are substituted inside the outer VM
+#   --inner-initramfs  initramfs for the inner guest (default: built by
+#                  build-inner-initramfs.sh when the payload is pvrun)
+#   --timeout      wall-clock limit for the whole run (default 180 s)
+#   --payload      program to run in the outer VM, or "smoke" for kvm-smoke
+#                  (default: BUILD/examples/pvrun/pvrun if it exists, else
+#                  kvm-smoke)
+#   --build        libparavisor build directory (default: ../../build)
+#   --success      line that must appear for success (default: "lab-inner:
+#                  RESULT PASS" for pvrun, "kvm-smoke: PASS" for kvm-smoke)
+#   --log          keep the whole console log here
+#
+# Prints both consoles (the inner one prefixed with "[inner] "). Exits 0 only
+# if the success line appeared and the payload exited with status 0; 1 on
+# failure; 124 on timeout ("lab: timed out after N s waiting for ...");
+# 2 on setup errors.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lab-lib.sh"
+
+pvrun_args="" inner="" timeout=180 payload="" build="" success="" log=""
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--pvrun-args) pvrun_args=$2; shift 2 ;;
+	--inner-initramfs) inner=$2; shift 2 ;;
+	--timeout) timeout=$2; shift 2 ;;
+	--payload) payload=$2; shift 2 ;;
+	--build) build=$2; shift 2 ;;
+	--success) success=$2; shift 2 ;;
+	--log) log=$2; shift 2 ;;
+	-h | --help) sed -n '3,30p' "$0"; exit 0 ;;
+	*) lab_die "unknown argument $1 (see --help)" ;;
+	esac
+done
+case "$timeout" in '' | *[!0-9]*) lab_die "--timeout needs whole seconds" ;; esac
+build=${build:-$here/../../build}
+command -v qemu-system-x86_64 >/dev/null || lab_die "qemu-system-x86_64 missing (apt-get install qemu-system-x86)"
+
+t_start=$(date +%s.%N)
+deadline=$(($(date +%s) + timeout))
+elapsed() { echo "$(date +%s.%N) $t_start" | awk '{ printf "%.1f", $1 - $2 }'; }
+
+lab_fetch_kernel
+mkdir -p "$PV_LAB_CACHE/run"
+
+input_word=""
+if [ -z "$payload" ] && [ -x "$build/examples/pvrun/pvrun" ]; then
+	payload=$build/examples/pvrun/pvrun
+fi
+if [ -z "$payload" ] || [ "$payload" = smoke ]; then
+	payload=$PV_LAB_CACHE/kvm-smoke
+	if [ ! -x "$payload" ] || [ "$here/kvm-smoke.c" -nt "$payload" ]; then
+		${CC:-cc} -static -O2 -Wall -Wextra -o "$payload" "$here/kvm-smoke.c" ||
+			lab_die "cannot build kvm-smoke statically (libc6-dev provides libc.a)"
+	fi
+	success=${success:-kvm-smoke: PASS}
+else
+	[ -x "$payload" ] || lab_die "payload $payload not executable"
+	success=${success:-lab-inner: RESULT PASS}
+	input_word=labinput42
+	if [ -z "$pvrun_args" ]; then
+		pvrun_args="--kernel @INNER_KERNEL@ --initrd @INNER_INITRD@ --cmdline 'console=ttyS0 lab_host_time=@HOSTTIME@ lab_input=$input_word' --device uart --device rtc --device vtpm --tpm-state /tmp/tpm --device vmbus --shutdown-after 90"
+	fi
+	if [ -z "$inner" ]; then
+		inner=$PV_LAB_CACHE/run/inner-initramfs.cpio.gz
+		"$here/build-inner-initramfs.sh" "$inner" >/dev/null || lab_die "building the inner initramfs failed"
+	fi
+fi
+
+outer=$PV_LAB_CACHE/run/outer-initramfs.cpio.gz
+"$here/build-outer-initramfs.sh" --payload "$payload" --payload-args "$pvrun_args" \
+	${inner:+--inner-initramfs "$inner"} --input-word "$input_word" --out "$outer" >/dev/null ||
+	lab_die "building the outer initramfs failed"
+lab_log "payload $(basename "$payload"); initramfs ready after $(elapsed) s; booting the outer VM"
+
+log=${log:-$PV_LAB_CACHE/run/console.log}
+qemu_err=${log%.log}.qemu-stderr
+: >"$log"
+qemu-system-x86_64 -accel tcg -cpu EPYC -m 2048 -smp 2 \
+	-display none -monitor none -serial stdio -no-reboot \
+	-kernel "$LAB_VMLINUZ" -initrd "$outer" \
+	-append "console=ttyS0 panic=-1 loglevel=4 rdinit=/init" \
+	</dev/null >"$log" 2>"$qemu_err" &
+qemu=$!
+tail -n +1 -f "$log" &
+tailer=$!
+cleanup() {
+	kill "$qemu" 2>/dev/null
+	kill "$tailer" 2>/dev/null
+	wait "$qemu" 2>/dev/null
+}
+trap cleanup EXIT
+
+stage="the outer kernel to reach /init"
+t_init="" t_kvm="" t_end=""
+while :; do
+	if [ -z "$t_init" ] && grep -q '^lab-outer: init reached' "$log"; then
+		t_init=$(elapsed)
+		stage="/dev/kvm (loading kvm-amd)"
+	fi
+	if [ -z "$t_kvm" ] && grep -q '^lab-outer: /dev/kvm ready' "$log"; then
+		t_kvm=$(elapsed)
+		stage="the payload ($(basename "$payload")) to finish"
+	fi
+	if grep -q '^lab-outer: payload exit=' "$log"; then
+		t_end=$(elapsed)
+		break
+	fi
+	if ! kill -0 "$qemu" 2>/dev/null; then
+		sleep 0.5
+		grep -q '^lab-outer: payload exit=' "$log" && { t_end=$(elapsed); break; }
+		echo "lab: the outer VM stopped while waiting for $stage"
+		exit 1
+	fi
+	if [ "$(date +%s)" -ge "$deadline" ]; then
+		sleep 0.5
+		echo "lab: timed out after $timeout s waiting for $stage"
+		exit 124
+	fi
+	sleep 0.5
+done
+# Let the tail print the last lines, then stop the VM.
+sleep 1
+n_warn=$(grep -c "TCG doesn't support" "$qemu_err")
+[ "$n_warn" -gt 0 ] && echo "lab: qemu printed $n_warn warnings about CPU features TCG lacks (see $qemu_err)"
+grep -v "TCG doesn't support" "$qemu_err"
+rc=$(sed -n 's/^lab-outer: payload exit=\([0-9]*\).*/\1/p' "$log" | head -n 1 | tr -d '\r')
+guest_kvm=$(sed -n 's/^lab-outer: \/dev\/kvm ready uptime=\([0-9.]*\).*/\1/p' "$log" | head -n 1)
+inner_init=$(sed -n 's/.*lab-inner: init reached uptime=\([0-9.]*\).*/\1/p' "$log" | head -n 1)
+echo "lab: summary: wall time $(elapsed) s; outer VM /init at ${t_init:-?} s, /dev/kvm ready at ${t_kvm:-?} s wall (${guest_kvm:-?} s guest uptime); payload done at ${t_end:-?} s, exit ${rc:-?}${inner_init:+; inner guest reached /init at ${inner_init} s of its uptime}"
+if grep -qF "$success" "$log" && [ "$rc" = 0 ]; then
+	echo "lab: PASS ($success)"
+	exit 0
+fi
+echo "lab: FAIL (payload exit ${rc:-?}; success line '$success' $(grep -qF "$success" "$log" && echo seen || echo "not seen"))"
+exit 1
