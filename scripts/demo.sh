@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# THE main-job command of libparavisor (README "Quick start"). Run as root on
+# Debian 12; installs its own dependencies, builds into build/ and runs the
+# demo:
+#   - with a usable /dev/kvm and examples/pvrun built: pvrun runs the bundled
+#     demo test microkernel on the kvm port (real hardware virtualization);
+#   - otherwise (no /dev/kvm, or pvrun / the demo image not built): the mock
+#     port demo, examples/mock_demo, which needs no hypervisor at all.
+# The fallback is announced on stderr with the reason.
+#
+# usage: bash scripts/demo.sh [--mock | --kvm] [--no-deps]
+#   --mock     always run the mock-port demo
+#   --kvm      require the kvm demo (fail instead of falling back)
+# environment: PV_DEMO_IMAGE (guest image for pvrun), PV_JOBS (default 2)
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+mode=auto
+deps=1
+for a in "$@"; do
+	case "$a" in
+	--mock) mode=mock ;;
+	--kvm) mode=kvm ;;
+	--no-deps) deps=0 ;;
+	-h | --help)
+		sed -n '3,17p' "$0" | sed 's/^# \{0,1\}//'
+		exit 0
+		;;
+	*)
+		echo "demo.sh: unknown option $a (try --help)" >&2
+		exit 2
+		;;
+	esac
+done
+jobs=${PV_JOBS:-2}
+
+[ "$deps" -eq 1 ] && bash "$root/scripts/deps.sh"
+
+echo "demo: building into build/"
+cmake -S "$root" -B "$root/build" -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	-DPV_BUILD_TESTS=ON -DPV_SANITIZE=OFF -DPV_COVERAGE=OFF >"$root/build.configure.log" 2>&1 ||
+	{ cat "$root/build.configure.log"; exit 1; }
+cmake --build "$root/build" -j "$jobs" >"$root/build/demo-build.log" 2>&1 ||
+	{ tail -n 60 "$root/build/demo-build.log"; echo "demo: build failed" >&2; exit 1; }
+
+pvrun=$root/build/examples/pvrun/pvrun
+mock_demo=$root/build/examples/mock_demo/mock_demo
+
+# The bundled demo guest: the first test microkernel image named *demo* that
+# the build produced, unless PV_DEMO_IMAGE names one.
+image=${PV_DEMO_IMAGE:-}
+if [ -z "$image" ] && [ -d "$root/build/tests/tmk" ]; then
+	image=$(find "$root/build/tests/tmk" -maxdepth 2 -type f \( -name '*demo*.elf' -o \
+		-name '*demo*.bin' -o -name 'demo*' \) ! -name '*.o' ! -name '*.d' | LC_ALL=C sort | head -n1)
+fi
+
+kvm_usable() {
+	[ -c /dev/kvm ] || return 1
+	# Opening it read-write is what the kvm port does first.
+	(exec 3<>/dev/kvm) 2>/dev/null
+}
+
+reason=""
+if [ "$mode" != mock ]; then
+	if ! kvm_usable; then
+		reason="/dev/kvm is missing or not usable"
+	elif [ ! -x "$pvrun" ]; then
+		reason="examples/pvrun was not built"
+	elif [ -z "$image" ] || [ ! -f "$image" ]; then
+		reason="no demo guest image (set PV_DEMO_IMAGE)"
+	else
+		echo "demo: kvm port: $pvrun --port kvm --image $image"
+		exec "$pvrun" --port kvm --image "$image"
+	fi
+	if [ "$mode" = kvm ]; then
+		echo "demo: cannot run the kvm demo: $reason" >&2
+		exit 1
+	fi
+	echo "demo: falling back to the mock port: $reason" >&2
+fi
+
+if [ ! -x "$mock_demo" ]; then
+	echo "demo: examples/mock_demo was not built (is examples/mock_demo in the tree?)" >&2
+	exit 1
+fi
+echo "demo: mock port: $mock_demo"
+exec "$mock_demo"
