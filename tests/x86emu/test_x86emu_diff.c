@@ -856,6 +856,9 @@ static uint64_t defined_flags(const uint8_t *code, unsigned len)
 static unsigned g_mismatches, g_reported, g_faults_matched;
 
 static void report(const struct tcase *tc, const char *what, uint64_t idx, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void report(const struct tcase *tc, const char *what, uint64_t idx, const char *fmt, ...)
 {
 	g_mismatches++;
 	if (g_reported++ >= 20)

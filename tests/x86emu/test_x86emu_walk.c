@@ -175,8 +175,8 @@ static void test_not_present_each_level(void **state)
 		lm_state(five, 3);
 		map4k(five, va, 0x300000, P | RW | US, P | RW | US);
 		static const uint64_t tab[6] = {0, L1, L2, L3, L4, L5};
-		uint64_t *e = (uint64_t *)(M.ram + tab[lvl] + idx(va, lvl) * 8);
-		*e &= ~P;
+		uint64_t egpa = tab[lvl] + idx(va, lvl) * 8;
+		fm_put64(&M, egpa, fm_get64(&M, egpa) & ~P);
 		expect_pf(va, PV_X86_ACC_READ, PV_X86_PF_U);
 		expect_pf(va, PV_X86_ACC_WRITE, PV_X86_PF_U | PV_X86_PF_W);
 		expect_pf(va, PV_X86_ACC_FETCH, PV_X86_PF_U | PV_X86_PF_I);
