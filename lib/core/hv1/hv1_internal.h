@@ -97,8 +97,8 @@ struct hv1_stimer {
 	uint8_t index;
 	uint64_t config;
 	uint64_t count;
-	uint64_t expiration;   /* absolute reference time of the next expiry (valid if enabled) */
-	bool msg_pending;      /* expired; timer message not yet placed in the slot */
+	uint64_t expiration; /* absolute reference time of the next expiry (valid if enabled) */
+	bool msg_pending;    /* expired; timer message not yet placed in the slot */
 	uint64_t pending_expiration;
 	struct pv_timer *timer; /* created on first use */
 };
@@ -115,7 +115,7 @@ struct hv1_vp {
 	uint64_t sint[PV_HV1_SINT_COUNT];
 	struct hv1_queue queue[PV_HV1_SINT_COUNT];
 	struct hv1_stimer stimer[HV1_STIMER_COUNT];
-	uint8_t *hc_in;  /* per-vCPU hypercall scratch (vCPU thread only) */
+	uint8_t *hc_in; /* per-vCPU hypercall scratch (vCPU thread only) */
 	uint8_t *hc_out;
 };
 
@@ -128,7 +128,8 @@ struct hv1_overlay {
 
 struct hv1_conn {
 	uint32_t id;
-	void *fn;
+	pv_hv1_message_fn msg_fn;
+	pv_hv1_event_fn evt_fn;
 	void *ctx;
 };
 
@@ -242,7 +243,7 @@ pv_err_t hv1_register_builtin_hypercalls(struct pv_hv1 *hv1);
 /* ---- synic.c (vp lock held unless stated) ---- */
 void hv1_synic_reset_vp(struct hv1_vp *vp);
 void hv1_synic_scan(struct hv1_vp *vp, uint32_t *ready_mask);
-void hv1_synic_scan_sint(struct hv1_vp *vp, uint8_t sint);
+bool hv1_synic_deliver(struct hv1_vp *vp, uint8_t sint, uint32_t *ready);
 void hv1_raise(struct hv1_vp *vp, uint8_t vector);
 bool hv1_sint_deliverable(const struct hv1_vp *vp, uint8_t sint);
 void hv1_notify_ready(struct pv_hv1 *hv1, uint32_t vp_index, uint32_t ready_mask);
@@ -252,7 +253,8 @@ void hv1_msg_build(struct hv1_msg *m, uint32_t type, const void *payload, uint32
 
 /* ---- stimer.c ---- */
 pv_err_t hv1_stimer_write(struct hv1_vp *vp, uint32_t n, bool is_count, uint64_t value);
-void hv1_stimer_program(struct hv1_stimer *t);
+void hv1_stimer_program(struct hv1_stimer *t, bool restart);
+pv_err_t hv1_stimer_ensure(struct hv1_stimer *t);
 void hv1_stimer_destroy_all(struct pv_hv1 *hv1);
 
 #endif /* PV_HV1_INTERNAL_H */
