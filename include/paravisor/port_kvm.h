@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: MIT */
+/**
+ * @file port_kvm.h
+ * @brief The Linux /dev/kvm port and its boot helpers (hosted builds only).
+ *
+ * Create a port context with pv_kvm_create(), then pass pv_kvm_port_ops() and
+ * the context to pv_partition_create() (pv_partition_config::port and
+ * pv_partition_config::port_ctx). One context may serve several partitions;
+ * each partition is one KVM VM.
+ *
+ * What the port does:
+ * - RAM ranges become KVM memory slots backed by anonymous host memory;
+ *   MMIO and reserved ranges stay unbacked, so accesses exit as MMIO.
+ * - Port I/O, MMIO, RDMSR/WRMSR (KVM_CAP_X86_USER_SPACE_MSR with an MSR
+ *   filter covering 0x40000000-0x400000FF plus every range the library
+ *   names, and MSRs KVM does not know), HLT, shutdown and internal errors
+ *   are translated into ::pv_exit.
+ * - CPUID: the library's table is merged over KVM_GET_SUPPORTED_CPUID and
+ *   installed with KVM_SET_CPUID2. KVM's own hypervisor leaves
+ *   (0x40000000 and up, "KVMKVMKVM") are never exposed.
+ * - Hypercalls: KVM on this class of host has no Hyper-V support, so the
+ *   port's hypercall_code operation supplies `out PV_KVM_HYPERCALL_PORT, al;
+ *   ret` for the guest's hypercall page. That OUT is reported as
+ *   ::PV_EXIT_HYPERCALL with the Hyper-V register ABI (64-bit: RCX control,
+ *   RDX input, R8 output, result in RAX; 32-bit: EDX:EAX control, EBX:ECX
+ *   input, EDI:ESI output, result in EDX:EAX).
+ * - Interrupts: with pv_kvm_options::irqchip the in-kernel LAPIC/IOAPIC/PIC
+ *   is used (::PV_PORT_CAP_IRQCHIP; irq_line is KVM_IRQ_LINE, msi is
+ *   KVM_SIGNAL_MSI, an injected interrupt is a fixed MSI to the vCPU's APIC
+ *   ID, so the guest must have software-enabled its LAPIC). Without it the
+ *   port delivers injected vectors itself with KVM_INTERRUPT and the
+ *   interrupt window, and HLT exits to the library.
+ * - Stop: a signal (pv_kvm_options::kick_signal, SIGUSR1 by default, whose
+ *   process-wide handler the port installs) plus kvm_run::immediate_exit.
+ * - Clock: CLOCK_MONOTONIC. Timers: one timer thread per partition.
+ *
+ * The boot helpers (pv_kvm_load_flat(), pv_kvm_load_elf(),
+ * pv_kvm_build_long_mode_tables(), pv_kvm_setup_long_mode()) use only the
+ * public library API, so they work on any port.
+ */
+#ifndef PARAVISOR_PORT_KVM_H
+#define PARAVISOR_PORT_KVM_H
+
+#include "paravisor/error.h"
+#include "paravisor/port.h"
+#include "paravisor/types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** @brief Opaque kvm port context (the /dev/kvm handle and options). */
+struct pv_kvm;
+
+/** @brief Default I/O port the hypercall sequence writes to (8-bit port). */
+#define PV_KVM_HYPERCALL_PORT 0xE7u
+
+/** @brief Options of a kvm port context. Initialise with pv_kvm_options_init(). */
+struct pv_kvm_options {
+	/** Use KVM's in-kernel interrupt controllers (default false). */
+	bool irqchip;
+	/** I/O port (0x00-0xFF) used by the hypercall sequence; 0 selects
+	 *  ::PV_KVM_HYPERCALL_PORT. */
+	uint16_t hypercall_port;
+	/** Signal used to kick a running vCPU; 0 selects SIGUSR1. */
+	int kick_signal;
+	/** Device node; NULL selects "/dev/kvm". */
+	const char *device_path;
+};
+
+/**
+ * @brief Fill @p opts with the defaults (no irqchip, default port and signal).
+ * @param opts Options to initialise.
+ */
+void pv_kvm_options_init(struct pv_kvm_options *opts);
+
+/**
+ * @brief Check whether KVM is usable here (device opens, API version 12,
+ *        a VM can be created, the capabilities the port needs exist).
+ * @param device_path Device node, or NULL for "/dev/kvm".
+ * @param reason Receives a human-readable reason on failure (may be NULL).
+ * @param cap Capacity of @p reason in bytes.
+ * @return ::PV_OK when usable; ::PV_ENOTSUP (missing/unusable, see @p reason).
+ */
+pv_err_t pv_kvm_probe(const char *device_path, char *reason, size_t cap);
+
+/**
+ * @brief Open KVM and create a port context.
+ * @param opts Options (NULL: defaults).
+ * @param out Receives the context.
+ * @return ::PV_OK; ::PV_EINVAL (bad option); ::PV_ENOTSUP (KVM missing or
+ *         lacking a needed capability); ::PV_ENOMEM.
+ */
+pv_err_t pv_kvm_create(const struct pv_kvm_options *opts, struct pv_kvm **out);
+
+/**
+ * @brief Destroy a port context.
+ * @pre Every partition created with it was destroyed.
+ * @param kvm Context, or NULL (ignored).
+ */
+void pv_kvm_destroy(struct pv_kvm *kvm);
+
+/**
+ * @brief The port operations of a context (capabilities depend on its options).
+ * @param kvm Context.
+ * @return The operation table, valid until pv_kvm_destroy(); NULL if @p kvm is NULL.
+ */
+const struct pv_port_ops *pv_kvm_port_ops(const struct pv_kvm *kvm);
+
+/**
+ * @brief Copy a flat binary image into guest RAM.
+ * @param part Partition.
+ * @param gpa Load address.
+ * @param image Image bytes.
+ * @param size Image size.
+ * @return ::PV_OK or the error of pv_mem_write() (nothing partial is left
+ *         only if the range check fails up front).
+ */
+pv_err_t pv_kvm_load_flat(struct pv_partition *part, pv_gpa_t gpa, const void *image,
+			  size_t size);
+
+/**
+ * @brief Load the PT_LOAD segments of an ELF64 x86-64 image at their
+ *        physical addresses (file bytes copied, the rest zeroed).
+ * @param part Partition.
+ * @param image ELF file bytes (untrusted: every header is checked).
+ * @param size File size.
+ * @param entry Receives the entry point.
+ * @return ::PV_OK; ::PV_EBADMSG for a malformed or non-x86-64 ELF; or the
+ *         error of pv_mem_write()/pv_mem_zero().
+ */
+pv_err_t pv_kvm_load_elf(struct pv_partition *part, const void *image, size_t size,
+			 uint64_t *entry);
+
+/** @brief Bytes of guest RAM pv_kvm_build_long_mode_tables() uses (GDT + page tables). */
+#define PV_KVM_BOOT_TABLES_SIZE (7u * 4096u)
+
+/**
+ * @brief Write a GDT (null, 64-bit code 0x08, data 0x10, TSS 0x18) and
+ *        page tables identity-mapping the first 4 GiB with 2 MiB pages.
+ * @param part Partition.
+ * @param tables Page-aligned GPA of ::PV_KVM_BOOT_TABLES_SIZE bytes of RAM.
+ * @return ::PV_OK; ::PV_EINVAL if unaligned; or pv_mem_write()'s error.
+ */
+pv_err_t pv_kvm_build_long_mode_tables(struct pv_partition *part, pv_gpa_t tables);
+
+/**
+ * @brief Put a vCPU in 64-bit long mode using tables written by
+ *        pv_kvm_build_long_mode_tables(), at @p rip with the given RSP,
+ *        RDI and RSI (RFLAGS = 0x2, other GPRs zero).
+ * @param vcpu vCPU (not running).
+ * @param tables The GPA given to pv_kvm_build_long_mode_tables().
+ * @param rip Entry point.
+ * @param rsp Initial stack pointer.
+ * @param rdi First argument register.
+ * @param rsi Second argument register.
+ * @return ::PV_OK or the port's register-access error.
+ */
+pv_err_t pv_kvm_setup_long_mode(struct pv_vcpu *vcpu, pv_gpa_t tables, uint64_t rip,
+				uint64_t rsp, uint64_t rdi, uint64_t rsi);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PARAVISOR_PORT_KVM_H */

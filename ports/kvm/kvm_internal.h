@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: MIT */
+/* Private state of the kvm port (hosted: libc, pthreads and ioctls allowed). */
+#ifndef PV_PORTS_KVM_INTERNAL_H
+#define PV_PORTS_KVM_INTERNAL_H
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "paravisor/partition.h"
+#include "paravisor/port.h"
+#include "paravisor/port_kvm.h"
+
+#define PV_KVM_MAX_CPUID 256u
+
+struct pv_kvm {
+	int sys_fd;
+	bool irqchip;
+	uint16_t hc_port;
+	int kick_signal;
+	size_t run_size;
+	struct pv_port_ops ops;
+	struct kvm_cpuid2 *supported; /* KVM_GET_SUPPORTED_CPUID, PV_KVM_MAX_CPUID entries */
+};
+
+struct pv_kvm_slot {
+	bool used;
+	uint64_t gpa;
+	uint64_t size;
+	void *hva;
+};
+
+struct pv_kvm_timer;
+
+/* One timer thread per partition, started on the first timer_create. */
+struct pv_kvm_timers {
+	pthread_mutex_t lock;
+	pthread_cond_t cond; /* CLOCK_MONOTONIC: new deadline, quit, callback done */
+	pthread_t thread;
+	bool started;
+	bool quit;
+	struct pv_kvm_timer *list;
+	struct pv_kvm_timer *running;
+};
+
+struct pv_kvm_part {
+	struct pv_kvm *kvm;
+	struct pv_partition *part;
+	int vm_fd;
+	pthread_mutex_t lock; /* slots and MSR filter */
+	struct pv_kvm_slot slots[PV_MAX_MEM_RANGES];
+	uint8_t (*msr_bitmaps)[KVM_MSR_FILTER_MAX_BITMAP_SIZE];
+	struct pv_kvm_timers timers;
+};
+
+#define PV_KVM_PEND_EXC (1u << 0)
+#define PV_KVM_PEND_NMI (1u << 1)
+#define PV_KVM_PEND_IRQ (1u << 2)
+
+struct pv_kvm_vcpu {
+	struct pv_kvm_part *p;
+	struct pv_vcpu *vcpu;
+	uint32_t index;
+	int fd;
+	struct kvm_run *run;
+	size_t run_size;
+	uint16_t hc_port;
+	bool has_run;
+
+	pthread_mutex_t kick_lock; /* in_run/thread vs. stop/inject kicks */
+	bool in_run;
+	pthread_t thread;
+
+	atomic_bool stop_req;
+	atomic_uint pending;           /* PV_KVM_PEND_* */
+	atomic_ullong irq_bits[4];     /* vectors waiting (no irqchip) */
+	pthread_mutex_t ev_lock;       /* pending_exc */
+	struct pv_event pending_exc;
+	bool exc_queued;
+
+	struct kvm_cpuid2 *cpuid; /* scratch for KVM_SET_CPUID2 */
+};
+
+/* Timers (kvm_timer.c). */
+int pv_kvm_timers_init(struct pv_kvm_timers *t);
+void pv_kvm_timers_fini(struct pv_kvm_timers *t);
+uint64_t pv_kvm_clock_ns(void *pdata);
+pv_err_t pv_kvm_timer_create(void *pdata, pv_port_timer_fn fn, void *ctx, void **timer);
+pv_err_t pv_kvm_timer_arm(void *pdata, void *timer, uint64_t deadline_ns);
+void pv_kvm_timer_cancel(void *pdata, void *timer);
+void pv_kvm_timer_destroy(void *pdata, void *timer);
+
+#endif /* PV_PORTS_KVM_INTERNAL_H */
