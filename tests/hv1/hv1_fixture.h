@@ -5,9 +5,9 @@
 #ifndef HV1_FIXTURE_H
 #define HV1_FIXTURE_H
 
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,7 +56,8 @@ struct fx {
 	struct pv_hv1 *hv1;
 };
 
-static inline int fx_init(struct fx *f, uint32_t caps, uint32_t nvcpu, const struct pv_hv1_config *cfg)
+static inline int fx_init(struct fx *f, uint32_t caps, uint32_t nvcpu,
+			  const struct pv_hv1_config *cfg)
 {
 	memset(f, 0, sizeof(*f));
 	struct pv_mock_config mc = {.caps = caps, .clock_start_ns = 1000000000ull};

@@ -54,14 +54,21 @@ static void test_cpuid_config_irqchip_and_kvm_sig(void **state)
 	struct pv_mock_config mc = {.caps = PV_PORT_CAP_IRQCHIP};
 	assert_int_equal(pv_mock_create(&mc, &mock), PV_OK);
 	struct pv_mem_range r = {.base = pv_gpa(0), .size = RAM_SIZE, .kind = PV_MEM_RAM};
-	struct pv_partition_config pc = {.vcpu_count = 1, .vtl_count = 1, .ranges = &r,
-					 .range_count = 1, .port = pv_mock_port_ops(mock),
+	struct pv_partition_config pc = {.vcpu_count = 1,
+					 .vtl_count = 1,
+					 .ranges = &r,
+					 .range_count = 1,
+					 .port = pv_mock_port_ops(mock),
 					 .port_ctx = mock};
 	assert_int_equal(pv_partition_create(&pc, &part), PV_OK);
 	/* A leaf 1 owner and a KVM signature the embedder left in the table. */
 	struct pv_cpuid_entry l1 = {.leaf = 1, .any_subleaf = true, .ecx = 0x1};
-	struct pv_cpuid_entry kvm = {.leaf = 0x40000100u, .any_subleaf = true, .eax = 0x40000101u,
-				     .ebx = 0x4B4D564Bu, .ecx = 0x564B4D56u, .edx = 0x4Du};
+	struct pv_cpuid_entry kvm = {.leaf = 0x40000100u,
+				     .any_subleaf = true,
+				     .eax = 0x40000101u,
+				     .ebx = 0x4B4D564Bu,
+				     .ecx = 0x564B4D56u,
+				     .edx = 0x4Du};
 	assert_int_equal(pv_cpuid_set(part, &l1), PV_OK);
 	assert_int_equal(pv_cpuid_set(part, &kvm), PV_OK);
 
@@ -164,7 +171,8 @@ static void test_hypercall_page_fallback(void **state)
 	/* Port code fails -> vmcall (Intel default). */
 	struct fx f;
 	assert_int_equal(fx_init(&f, 0, 1, NULL), 0);
-	assert_int_equal(pv_mock_fail_op_from(f.mock, PV_MOCK_OP_HYPERCALL_CODE, 1, PV_EPORT), PV_OK);
+	assert_int_equal(pv_mock_fail_op_from(f.mock, PV_MOCK_OP_HYPERCALL_CODE, 1, PV_EPORT),
+			 PV_OK);
 	enable_hypercalls(&f);
 	gmem_read(&f, HC_PAGE, page, sizeof(page));
 	const uint8_t vmcall[] = {0x0F, 0x01, 0xC1, 0xC3, 0xCC};
@@ -176,7 +184,8 @@ static void test_hypercall_page_fallback(void **state)
 	pv_hv1_config_default(NULL, &cfg);
 	cfg.vendor = PV_HV1_VENDOR_AMD;
 	assert_int_equal(fx_init(&f, 0, 1, &cfg), 0);
-	assert_int_equal(pv_mock_fail_op_from(f.mock, PV_MOCK_OP_HYPERCALL_CODE, 1, PV_EPORT), PV_OK);
+	assert_int_equal(pv_mock_fail_op_from(f.mock, PV_MOCK_OP_HYPERCALL_CODE, 1, PV_EPORT),
+			 PV_OK);
 	enable_hypercalls(&f);
 	gmem_read(&f, HC_PAGE, page, sizeof(page));
 	const uint8_t vmmcall[] = {0x0F, 0x01, 0xD9, 0xC3};
@@ -194,7 +203,7 @@ static void test_vp_index_runtime_refcount(void **state)
 	assert_false(wrmsr(&f, 1, MSR_VP_INDEX, 5));
 
 	uint64_t t0 = rd(&f, 0, MSR_TIME_REF_COUNT);
-	assert_int_equal(t0, 0); /* starts at partition (hv1) creation */
+	assert_int_equal(t0, 0);                /* starts at partition (hv1) creation */
 	pv_mock_advance_clock(f.mock, 1000000); /* 1 ms */
 	assert_int_equal(rd(&f, 0, MSR_TIME_REF_COUNT), 10000);
 	assert_int_equal(pv_hv1_reference_time(f.hv1), 10000);
@@ -220,11 +229,11 @@ static void test_feature_gating(void **state)
 	cfg.privileges_low = PV_HV1_PRIV_VP_INDEX; /* nothing else */
 	assert_int_equal(fx_init(&f, PV_PORT_CAP_TIMERS, 1, &cfg), 0);
 	assert_true(rdmsr(&f, 0, MSR_VP_INDEX, NULL));
-	const uint32_t gated[] = {MSR_GUEST_OS_ID,  MSR_HYPERCALL,   MSR_VP_RUNTIME,
-				  MSR_TIME_REF_COUNT, MSR_REFERENCE_TSC, MSR_TSC_FREQUENCY,
-				  MSR_EOI,          MSR_VP_ASSIST,   MSR_SCONTROL,
-				  MSR_SVERSION,     MSR_SIMP,        MSR_SINT(3),
-				  MSR_STIMER_CONFIG(0), MSR_STIMER_COUNT(3)};
+	const uint32_t gated[] = {
+		MSR_GUEST_OS_ID,      MSR_HYPERCALL,      MSR_VP_RUNTIME, MSR_TIME_REF_COUNT,
+		MSR_REFERENCE_TSC,    MSR_TSC_FREQUENCY,  MSR_EOI,        MSR_VP_ASSIST,
+		MSR_SCONTROL,         MSR_SVERSION,       MSR_SIMP,       MSR_SINT(3),
+		MSR_STIMER_CONFIG(0), MSR_STIMER_COUNT(3)};
 	for (size_t i = 0; i < sizeof(gated) / sizeof(gated[0]); i++) {
 		assert_false(rdmsr(&f, 0, gated[i], NULL));
 		assert_false(wrmsr(&f, 0, gated[i], 0));
@@ -252,8 +261,11 @@ static void test_feature_gating(void **state)
 	struct pv_mock_config mc = {0};
 	assert_int_equal(pv_mock_create(&mc, &mock), PV_OK);
 	struct pv_mem_range r = {.base = pv_gpa(0), .size = RAM_SIZE, .kind = PV_MEM_RAM};
-	struct pv_partition_config pc = {.vcpu_count = 1, .vtl_count = 1, .ranges = &r,
-					 .range_count = 1, .port = pv_mock_port_ops(mock),
+	struct pv_partition_config pc = {.vcpu_count = 1,
+					 .vtl_count = 1,
+					 .ranges = &r,
+					 .range_count = 1,
+					 .port = pv_mock_port_ops(mock),
 					 .port_ctx = mock};
 	struct pv_partition *part;
 	struct pv_hv1 *h;

@@ -489,8 +489,7 @@ pv_err_t pv_x86emu_decode(const uint8_t *bytes, size_t len, enum pv_x86_mode mod
 {
 	if (!bytes || !out || (unsigned)mode > PV_X86_MODE_64)
 		return PV_EINVAL;
-	struct pv_x86_insn in;
-	x86_bytezero(&in, sizeof(in));
+	struct pv_x86_insn in = {0};
 	struct dec d = {bytes, len > PV_X86_MAX_INSN_LEN ? PV_X86_MAX_INSN_LEN : len, 0};
 	in.mode = (uint8_t)mode;
 	in.seg = PV_X86_SEG_NONE;

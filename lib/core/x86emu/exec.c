@@ -832,7 +832,7 @@ pv_err_t pv_x86emu_execute(struct pv_x86emu_state *st, const struct pv_x86_insn 
 	if (insn->mode != em.mode || insn->len == 0 || insn->len > PV_X86_MAX_INSN_LEN)
 		return PV_EINVAL;
 	em.next_rip = (st->regs.rip + insn->len) & ip_mask(em.mode);
-	x86_bytezero(fault, sizeof(*fault));
+	*fault = (struct pv_x86_fault){0};
 
 	pv_err_t e;
 	bool done = true;
@@ -906,7 +906,7 @@ pv_err_t pv_x86emu_step(struct pv_x86emu_state *st, const struct pv_x86emu_ops *
 	struct emu em = {st, &in, ops, ctx, fault, mode, 0};
 	uint8_t buf[PV_X86_MAX_INSN_LEN];
 	unsigned got = 0;
-	x86_bytezero(fault, sizeof(*fault));
+	*fault = (struct pv_x86_fault){0};
 
 	for (;;) {
 		uint64_t off = (st->regs.rip + got) & ipm, la, gpa;
