@@ -90,28 +90,28 @@ struct pv_acpi_window {
 
 /** @brief What the tables describe. Zero fields select the documented defaults. */
 struct pv_acpi_config {
-	uint32_t vcpu_count;   /**< 1 .. ::PV_MAX_VCPUS local APICs (IDs 0..n-1). */
-	uint64_t base_gpa;     /**< GPA of the blob (16-byte aligned); 0: ::PV_ACPI_DEFAULT_BASE. */
-	uint16_t pm_base;      /**< PM block I/O base (4-aligned, block below 0x10000); 0: 0x600. */
-	uint32_t devices;      /**< ::pv_acpi_device bits. */
-	uint32_t vmbus_irq;    /**< GSI in the VMBus _CRS Interrupt(); 0: 5. */
-	uint8_t ioapic_id;     /**< I/O APIC ID (default 0). */
-	bool no_pm_timer;      /**< Leave the PM timer out of the FADT. */
+	uint32_t vcpu_count; /**< 1 .. ::PV_MAX_VCPUS local APICs (IDs 0..n-1). */
+	uint64_t base_gpa;   /**< GPA of the blob (16-byte aligned); 0: ::PV_ACPI_DEFAULT_BASE. */
+	uint16_t pm_base;    /**< PM block I/O base (4-aligned, block below 0x10000); 0: 0x600. */
+	uint32_t devices;    /**< ::pv_acpi_device bits. */
+	uint32_t vmbus_irq;  /**< GSI in the VMBus _CRS Interrupt(); 0: 5. */
+	uint8_t ioapic_id;   /**< I/O APIC ID (default 0). */
+	bool no_pm_timer;    /**< Leave the PM timer out of the FADT. */
 	struct pv_acpi_window vmbus_mmio[2]; /**< Optional low/high MMIO windows for VMBus. */
-	char oem_id[6];        /**< OEM ID (not NUL-terminated); all zero: "PVISOR". */
+	char oem_id[6]; /**< OEM ID (not NUL-terminated); all zero: "PVISOR". */
 };
 
 /** @brief Where pv_acpi_build() put each table (GPAs) and how long the blob is. */
 struct pv_acpi_layout {
-	uint64_t rsdp;  /**< RSDP (36 bytes). */
-	uint64_t xsdt;  /**< XSDT. */
-	uint64_t rsdt;  /**< RSDT. */
-	uint64_t fadt;  /**< FADT (276 bytes, revision 6). */
-	uint64_t facs;  /**< FACS (64 bytes). */
-	uint64_t madt;  /**< MADT. */
-	uint64_t dsdt;  /**< DSDT. */
-	uint64_t tpm2;  /**< TPM2 (0 without ::PV_ACPI_DEV_TPM). */
-	size_t size;    /**< Bytes used from the blob's start. */
+	uint64_t rsdp; /**< RSDP (36 bytes). */
+	uint64_t xsdt; /**< XSDT. */
+	uint64_t rsdt; /**< RSDT. */
+	uint64_t fadt; /**< FADT (276 bytes, revision 6). */
+	uint64_t facs; /**< FACS (64 bytes). */
+	uint64_t madt; /**< MADT. */
+	uint64_t dsdt; /**< DSDT. */
+	uint64_t tpm2; /**< TPM2 (0 without ::PV_ACPI_DEV_TPM). */
+	size_t size;   /**< Bytes used from the blob's start. */
 };
 
 /**

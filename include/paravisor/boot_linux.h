@@ -77,19 +77,23 @@ struct pv_e820_entry {
 
 /** @brief What pv_linux_parse() learned from a bzImage setup header. */
 struct pv_linux_image_info {
-	uint16_t protocol;         /**< Boot protocol version, e.g. 0x020f for 2.15. */
-	uint8_t setup_sects;       /**< Setup sectors (0 in the image is read as 4). */
-	uint8_t loadflags;         /**< loadflags (bit 0: loaded high). */
-	uint16_t xloadflags;       /**< xloadflags (bit 0: 64-bit entry at +0x200). */
-	bool relocatable;          /**< relocatable_kernel. */
-	uint32_t setup_size;       /**< Bytes before the protected-mode kernel: (setup_sects + 1) * 512. */
-	uint32_t header_end;       /**< Image offset just past the setup header (0x202 + byte at 0x201). */
-	uint64_t kernel_size;      /**< Bytes of protected-mode kernel in the image (image size - setup_size). */
+	uint16_t protocol;   /**< Boot protocol version, e.g. 0x020f for 2.15. */
+	uint8_t setup_sects; /**< Setup sectors (0 in the image is read as 4). */
+	uint8_t loadflags;   /**< loadflags (bit 0: loaded high). */
+	uint16_t xloadflags; /**< xloadflags (bit 0: 64-bit entry at +0x200). */
+	bool relocatable;    /**< relocatable_kernel. */
+	/** Bytes before the protected-mode kernel: (setup_sects + 1) * 512. */
+	uint32_t setup_size;
+	/** Image offset just past the setup header (0x202 + byte at 0x201). */
+	uint32_t header_end;
+	/** Bytes of protected-mode kernel in the image (image size - setup_size). */
+	uint64_t kernel_size;
 	uint32_t kernel_alignment; /**< Required physical alignment of the kernel (power of two). */
 	uint64_t pref_address;     /**< Preferred load address. */
-	uint32_t init_size;        /**< Bytes the kernel needs from its load address while it decompresses. */
-	uint32_t cmdline_size;     /**< Longest command line, without the terminating NUL. */
-	uint32_t initrd_addr_max;  /**< Highest address the initrd's last byte may have. */
+	/** Bytes the kernel needs from its load address while it decompresses. */
+	uint32_t init_size;
+	uint32_t cmdline_size;    /**< Longest command line, without the terminating NUL. */
+	uint32_t initrd_addr_max; /**< Highest address the initrd's last byte may have. */
 };
 
 /** @brief An extra E820 range supplied by the caller (ACPI tables, firmware areas...). */
@@ -101,33 +105,35 @@ struct pv_linux_e820_extra {
 
 /** @brief What to load and where. Zero addresses select the defaults in the file comment. */
 struct pv_linux_boot_config {
-	const void *kernel;        /**< bzImage bytes. */
-	size_t kernel_size;        /**< bzImage length. */
-	const void *initrd;        /**< initrd bytes, or NULL. */
-	size_t initrd_size;        /**< initrd length (0: no initrd). */
-	const char *cmdline;       /**< NUL-terminated command line, or NULL (empty). */
+	const void *kernel;  /**< bzImage bytes. */
+	size_t kernel_size;  /**< bzImage length. */
+	const void *initrd;  /**< initrd bytes, or NULL. */
+	size_t initrd_size;  /**< initrd length (0: no initrd). */
+	const char *cmdline; /**< NUL-terminated command line, or NULL (empty). */
 	/** Guest memory map for the E820 table and placement. NULL: pv_linux_load()
 	 *  discovers it with pv_mem_lookup() by following ranges from GPA 0 and
 	 *  from 4 GiB (the pure functions need it). */
 	const struct pv_mem_range *map;
-	size_t map_count;                        /**< Entries in @c map. */
-	const struct pv_linux_e820_extra *extra; /**< Extra non-RAM E820 ranges, carved out of RAM. */
-	size_t extra_count;                      /**< Entries in @c extra. */
-	uint64_t kernel_gpa;      /**< Kernel load address; 0: pref_address (aligned). */
-	uint64_t initrd_gpa;      /**< Fixed initrd address; 0: highest suitable. */
-	uint64_t initrd_limit;    /**< Extra cap on the initrd's end address (exclusive); 0: none. */
+	size_t map_count; /**< Entries in @c map. */
+	/** Extra non-RAM E820 ranges, carved out of RAM. */
+	const struct pv_linux_e820_extra *extra;
+	size_t extra_count;    /**< Entries in @c extra. */
+	uint64_t kernel_gpa;   /**< Kernel load address; 0: pref_address (aligned). */
+	uint64_t initrd_gpa;   /**< Fixed initrd address; 0: highest suitable. */
+	uint64_t initrd_limit; /**< Extra cap on the initrd's end address (exclusive); 0: none. */
 	uint64_t boot_params_gpa; /**< Boot parameters; 0: 0x7000. */
 	uint64_t cmdline_gpa;     /**< Command line; 0: 0x20000. */
 	uint64_t page_tables_gpa; /**< Page tables (page aligned, 24 KiB); 0: 0x9000. */
 	uint64_t gdt_gpa;         /**< GDT; 0: 0x6000. */
 	uint64_t stack_gpa;       /**< Initial stack page; 0: 0x8000 (RSP = page + 0xff0). */
-	uint64_t rsdp_gpa;        /**< ACPI RSDP passed in boot_params.acpi_rsdp_addr (protocol >= 2.14); 0: none. */
+	/** ACPI RSDP for boot_params.acpi_rsdp_addr (protocol >= 2.14); 0: none. */
+	uint64_t rsdp_gpa;
 };
 
 /** @brief Where everything goes: the result of pv_linux_plan(). */
 struct pv_linux_plan {
 	struct pv_linux_image_info info; /**< Parsed image. */
-	uint64_t kernel_gpa;      /**< Protected-mode kernel load address. */
+	uint64_t kernel_gpa;             /**< Protected-mode kernel load address. */
 	uint64_t kernel_end;      /**< kernel_gpa + max(kernel_size, init_size) (exclusive). */
 	uint64_t initrd_gpa;      /**< initrd address (0 when there is none). */
 	uint64_t initrd_size;     /**< initrd length. */
@@ -139,7 +145,7 @@ struct pv_linux_plan {
 	uint64_t stack_gpa;       /**< Stack page. */
 	uint64_t rsdp_gpa;        /**< RSDP (0: none). */
 	struct pv_e820_entry e820[PV_LINUX_E820_MAX]; /**< E820 table, sorted. */
-	uint32_t e820_count;      /**< Entries in @c e820. */
+	uint32_t e820_count;                          /**< Entries in @c e820. */
 };
 
 /**

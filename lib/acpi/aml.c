@@ -370,7 +370,7 @@ void pv_aml_res_interrupt(struct pv_aml_res *r, uint32_t gsi, bool edge, bool ac
 	d[0] = 0x89; /* large item: extended interrupt */
 	put_le(d + 1, 6, 2);
 	d[3] = (uint8_t)(0x01u | (edge ? 0x02u : 0) | (active_low ? 0x04u : 0)); /* consumer */
-	d[4] = 1;                                                              /* one interrupt */
+	d[4] = 1;                                                                /* one interrupt */
 	put_le(d + 5, gsi, 4);
 	res_put(r, d, sizeof(d));
 }

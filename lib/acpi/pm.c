@@ -60,8 +60,8 @@ static uint8_t pm_read_byte(struct pv_acpi_pm *pm, uint16_t off, uint32_t timer)
 	}
 }
 
-static pv_err_t pm_io(void *ctx, struct pv_vcpu *vcpu, uint16_t offset, uint8_t size,
-		      bool is_write, uint32_t *data)
+static pv_err_t pm_io(void *ctx, struct pv_vcpu *vcpu, uint16_t offset, uint8_t size, bool is_write,
+		      uint32_t *data)
 {
 	struct pv_acpi_pm *pm = ctx;
 	const struct pv_platform *pf = pv_partition_platform(pm->part);
@@ -91,7 +91,7 @@ static pv_err_t pm_io(void *ctx, struct pv_vcpu *vcpu, uint16_t offset, uint8_t 
 
 		if (off == ACPI_PM1_STS || off == ACPI_PM1_STS + 1u) {
 			/* Write one to clear. */
-			pm->sts &= (uint16_t)~((uint16_t)b << (8u * (off - ACPI_PM1_STS)));
+			pm->sts &= (uint16_t) ~((uint16_t)b << (8u * (off - ACPI_PM1_STS)));
 		} else if (off == ACPI_PM1_EN || off == ACPI_PM1_EN + 1u) {
 			unsigned sh = 8u * (off - ACPI_PM1_EN);
 
@@ -104,8 +104,8 @@ static pv_err_t pm_io(void *ctx, struct pv_vcpu *vcpu, uint16_t offset, uint8_t 
 			if (v & ACPI_PM1_CNT_SLP_EN) {
 				slp_typ = (uint8_t)((v & ACPI_PM1_CNT_SLP_TYP_MASK) >>
 						    ACPI_PM1_CNT_SLP_TYP_SHIFT);
-				event = slp_typ == PV_ACPI_SLP_TYP_S5 ? PV_ACPI_POWER_OFF
-								      : PV_ACPI_SLEEP;
+				event = slp_typ == PV_ACPI_SLP_TYP_S5 ? PV_ACPI_POWER_OFF :
+									PV_ACPI_SLEEP;
 				fire = true;
 			}
 		} else if (off == ACPI_RESET && b == PV_ACPI_RESET_VALUE) {
@@ -119,9 +119,9 @@ static pv_err_t pm_io(void *ctx, struct pv_vcpu *vcpu, uint16_t offset, uint8_t 
 
 	if (fire) {
 		pv_log(pm->part, PV_LOG_INFO, "acpi", "guest requested %s (SLP_TYP %u)",
-		       event == PV_ACPI_RESET      ? "reset"
-		       : event == PV_ACPI_SLEEP    ? "sleep"
-						   : "power-off",
+		       event == PV_ACPI_RESET ? "reset" :
+		       event == PV_ACPI_SLEEP ? "sleep" :
+						"power-off",
 		       slp_typ);
 		if (pm->fn)
 			pm->fn(pm->ctx, event, slp_typ);

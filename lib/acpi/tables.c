@@ -32,8 +32,7 @@ static void put_le(uint8_t *p, uint64_t v, size_t n)
 		p[i] = (uint8_t)(v >> (8 * i));
 }
 
-static void table_header(uint8_t *t, const char *sig, uint32_t len, uint8_t rev,
-			 const char oem[6])
+static void table_header(uint8_t *t, const char *sig, uint32_t len, uint8_t rev, const char oem[6])
 {
 	pv_memcpy(t, sig, 4);
 	put_le(t + 4, len, 4);
@@ -77,31 +76,31 @@ static size_t build_fadt(uint8_t *t, const struct acpi_ctx *c, uint64_t facs, ui
 	table_header(t, "FACP", FADT_LEN, 6, c->oem);
 	put_le(t + 36, facs, 4);
 	put_le(t + 40, dsdt, 4);
-	t[45] = 0;                              /* preferred PM profile: unspecified */
-	put_le(t + 46, PV_ACPI_SCI_IRQ, 2);      /* SCI_INT */
-	put_le(t + 48, 0, 4);                   /* no SMI_CMD: always in ACPI mode */
-	put_le(t + 56, pm + ACPI_PM1_EVT, 4);   /* PM1a_EVT_BLK */
-	put_le(t + 64, pm + ACPI_PM1_CNT, 4);   /* PM1a_CNT_BLK */
+	t[45] = 0;                            /* preferred PM profile: unspecified */
+	put_le(t + 46, PV_ACPI_SCI_IRQ, 2);   /* SCI_INT */
+	put_le(t + 48, 0, 4);                 /* no SMI_CMD: always in ACPI mode */
+	put_le(t + 56, pm + ACPI_PM1_EVT, 4); /* PM1a_EVT_BLK */
+	put_le(t + 64, pm + ACPI_PM1_CNT, 4); /* PM1a_CNT_BLK */
 	if (c->pm_timer)
 		put_le(t + 76, pm + ACPI_PM_TMR, 4); /* PM_TMR_BLK */
-	t[88] = 4;                              /* PM1_EVT_LEN */
-	t[89] = 2;                              /* PM1_CNT_LEN */
-	t[91] = c->pm_timer ? 4 : 0;            /* PM_TMR_LEN */
-	put_le(t + 96, 101, 2);                 /* P_LVL2_LAT > 100: no C2 */
-	put_le(t + 98, 1001, 2);                /* P_LVL3_LAT > 1000: no C3 */
+	t[88] = 4;                                   /* PM1_EVT_LEN */
+	t[89] = 2;                                   /* PM1_CNT_LEN */
+	t[91] = c->pm_timer ? 4 : 0;                 /* PM_TMR_LEN */
+	put_le(t + 96, 101, 2);                      /* P_LVL2_LAT > 100: no C2 */
+	put_le(t + 98, 1001, 2);                     /* P_LVL3_LAT > 1000: no C3 */
 	if (c->devices & PV_ACPI_DEV_RTC)
-		t[108] = 0x32;                  /* CENTURY CMOS index */
+		t[108] = 0x32; /* CENTURY CMOS index */
 	if (c->devices & (PV_ACPI_DEV_COM1 | PV_ACPI_DEV_RTC))
-		boot_arch |= 1u << 0;           /* legacy (ISA) devices */
+		boot_arch |= 1u << 0; /* legacy (ISA) devices */
 	if (!(c->devices & PV_ACPI_DEV_RTC))
-		boot_arch |= 1u << 5;           /* CMOS RTC not present */
+		boot_arch |= 1u << 5; /* CMOS RTC not present */
 	put_le(t + 109, boot_arch, 2);
 	put_le(t + 112, flags, 4);
 	gas_io(t + 116, (uint16_t)(pm + ACPI_RESET), 8, 1); /* RESET_REG */
 	t[128] = PV_ACPI_RESET_VALUE;
-	t[131] = 0;                             /* FADT minor version */
-	put_le(t + 132, facs, 8);               /* X_FIRMWARE_CTRL */
-	put_le(t + 140, dsdt, 8);               /* X_DSDT */
+	t[131] = 0;               /* FADT minor version */
+	put_le(t + 132, facs, 8); /* X_FIRMWARE_CTRL */
+	put_le(t + 140, dsdt, 8); /* X_DSDT */
 	gas_io(t + 148, (uint16_t)(pm + ACPI_PM1_EVT), 32, 2);
 	gas_io(t + 172, (uint16_t)(pm + ACPI_PM1_CNT), 16, 2);
 	if (c->pm_timer)
@@ -136,8 +135,8 @@ static size_t build_madt(uint8_t *t, const struct acpi_ctx *c)
 	for (uint32_t i = 0; i < c->vcpu_count; i++, p += 8) {
 		p[0] = 0; /* processor local APIC */
 		p[1] = 8;
-		p[2] = (uint8_t)i; /* ACPI processor UID */
-		p[3] = (uint8_t)i; /* APIC ID */
+		p[2] = (uint8_t)i;   /* ACPI processor UID */
+		p[3] = (uint8_t)i;   /* APIC ID */
 		put_le(p + 4, 1, 4); /* enabled */
 	}
 	p[0] = 1; /* I/O APIC */
@@ -176,9 +175,9 @@ static size_t build_tpm2(uint8_t *t, const struct acpi_ctx *c)
 {
 	pv_memset(t, 0, TPM2_LEN);
 	table_header(t, "TPM2", TPM2_LEN, 4, c->oem);
-	put_le(t + 36, 0, 2);                                   /* platform class: client */
+	put_le(t + 36, 0, 2);                                      /* platform class: client */
 	put_le(t + 40, (uint64_t)PV_ACPI_TPM_CRB_BASE + 0x40u, 8); /* CRB control area */
-	put_le(t + 48, PV_ACPI_TPM2_START_CRB, 4);              /* start method */
+	put_le(t + 48, PV_ACPI_TPM2_START_CRB, 4);                 /* start method */
 	/* 12 bytes of start-method parameters (none for CRB), then an empty
 	 * event log area: LAML = 0, LASA = 0. */
 	table_checksum(t, TPM2_LEN);
@@ -215,7 +214,8 @@ static pv_err_t build_dsdt(uint8_t *t, size_t cap, const struct acpi_ctx *c, siz
 		pv_aml_res_init(&r);
 		for (unsigned i = 0; i < 2; i++)
 			if (c->vmbus_mmio[i].size)
-				pv_aml_res_qword_mem(&r, c->vmbus_mmio[i].base, c->vmbus_mmio[i].size);
+				pv_aml_res_qword_mem(&r, c->vmbus_mmio[i].base,
+						     c->vmbus_mmio[i].size);
 		pv_aml_res_end(&r);
 		dsdt_named_crs(&a, &r);
 		pv_aml_device(&a, "VMBS");

@@ -78,9 +78,9 @@ pv_err_t pv_linux_load(struct pv_partition *part, const struct pv_linux_boot_con
 	if (err)
 		return err;
 	if (plan->kernel_end - plan->kernel_gpa > plan->info.kernel_size) {
-		err = pv_mem_zero(part, WHO, pv_gpa(plan->kernel_gpa + plan->info.kernel_size),
-				  (size_t)(plan->kernel_end - plan->kernel_gpa -
-					   plan->info.kernel_size));
+		err = pv_mem_zero(
+			part, WHO, pv_gpa(plan->kernel_gpa + plan->info.kernel_size),
+			(size_t)(plan->kernel_end - plan->kernel_gpa - plan->info.kernel_size));
 		if (err)
 			return err;
 	}

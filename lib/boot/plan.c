@@ -143,11 +143,11 @@ pv_err_t pv_linux_plan(const struct pv_linux_boot_config *cfg, struct pv_linux_p
 		return PV_ERANGE;
 
 	plan->gdt_gpa = cfg->gdt_gpa ? cfg->gdt_gpa : BOOT_DEFAULT_GDT;
-	plan->boot_params_gpa = cfg->boot_params_gpa ? cfg->boot_params_gpa
-						     : BOOT_DEFAULT_BOOT_PARAMS;
+	plan->boot_params_gpa =
+		cfg->boot_params_gpa ? cfg->boot_params_gpa : BOOT_DEFAULT_BOOT_PARAMS;
 	plan->stack_gpa = cfg->stack_gpa ? cfg->stack_gpa : BOOT_DEFAULT_STACK;
-	plan->page_tables_gpa = cfg->page_tables_gpa ? cfg->page_tables_gpa
-						     : BOOT_DEFAULT_PAGE_TABLES;
+	plan->page_tables_gpa =
+		cfg->page_tables_gpa ? cfg->page_tables_gpa : BOOT_DEFAULT_PAGE_TABLES;
 	plan->cmdline_gpa = cfg->cmdline_gpa ? cfg->cmdline_gpa : BOOT_DEFAULT_CMDLINE;
 	plan->rsdp_gpa = cfg->rsdp_gpa;
 	if (!pv_is_aligned_u64(plan->page_tables_gpa, PV_PAGE_SIZE) ||
@@ -175,7 +175,8 @@ pv_err_t pv_linux_plan(const struct pv_linux_boot_config *cfg, struct pv_linux_p
 			err = area_make(own[i].addr, own[i].len, &a);
 			if (err)
 				return err;
-			if (!in_ram(plan, a.start, a.end) || overlaps_any(busy, nbusy, a.start, a.end))
+			if (!in_ram(plan, a.start, a.end) ||
+			    overlaps_any(busy, nbusy, a.start, a.end))
 				return PV_ERANGE;
 			busy[nbusy++] = a;
 		}
@@ -217,7 +218,8 @@ pv_err_t pv_linux_build_boot_params(const struct pv_linux_plan *plan, const void
 	    image_size < plan->info.header_end || plan->e820_count > PV_LINUX_E820_MAX)
 		return PV_EINVAL;
 	pv_memset(out, 0, PV_LINUX_BOOT_PARAMS_SIZE);
-	pv_memcpy(out + BP_SETUP_SECTS, img + BP_SETUP_SECTS, plan->info.header_end - BP_SETUP_SECTS);
+	pv_memcpy(out + BP_SETUP_SECTS, img + BP_SETUP_SECTS,
+		  plan->info.header_end - BP_SETUP_SECTS);
 
 	out[BP_TYPE_OF_LOADER] = 0xff; /* undefined boot loader */
 	boot_wr32(out, BP_CODE32_START, (uint32_t)plan->kernel_gpa);
@@ -317,6 +319,6 @@ void pv_linux_entry_state(const struct pv_linux_plan *plan, struct pv_regs *regs
 	sregs->idt.limit = 0;
 	sregs->cr0 = 0x80000011u; /* PG | ET | PE */
 	sregs->cr3 = plan->page_tables_gpa;
-	sregs->cr4 = 0x20u;    /* PAE */
-	sregs->efer = 0x500u;  /* LMA | LME */
+	sregs->cr4 = 0x20u;   /* PAE */
+	sregs->efer = 0x500u; /* LMA | LME */
 }

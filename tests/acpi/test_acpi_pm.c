@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* The PM1 / PM timer / reset registers and pv_acpi_install() on the mock port. */
+#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -195,7 +195,8 @@ static void test_install(void **state)
 
 	assert_int_equal(pv_acpi_install(f->part, &c, &l), PV_OK);
 	assert_int_equal(l.rsdp, PV_ACPI_DEFAULT_BASE);
-	assert_int_equal(pv_mem_read(f->part, PV_ACCESS_PARAVISOR, pv_gpa(l.rsdp), rsdp, 36), PV_OK);
+	assert_int_equal(pv_mem_read(f->part, PV_ACCESS_PARAVISOR, pv_gpa(l.rsdp), rsdp, 36),
+			 PV_OK);
 	assert_memory_equal(rsdp, "RSD PTR ", 8);
 	assert_int_equal(pv_acpi_sum(rsdp, 36), 0);
 	/* The vCPU count came from the partition. */

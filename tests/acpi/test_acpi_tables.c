@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* ACPI table builder and AML encoder: layouts, lengths, checksums, content. */
+#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -109,21 +109,21 @@ static void test_fadt(void **state)
 	assert_int_equal(get32(f + 40), l.dsdt);
 	assert_int_equal(get64(f + 132), l.facs);
 	assert_int_equal(get64(f + 140), l.dsdt);
-	assert_int_equal(get16(f + 46), 9);                 /* SCI */
-	assert_int_equal(get32(f + 48), 0);                 /* no SMI_CMD */
-	assert_int_equal(get32(f + 56), PV_ACPI_PM_BASE);   /* PM1a_EVT */
+	assert_int_equal(get16(f + 46), 9);               /* SCI */
+	assert_int_equal(get32(f + 48), 0);               /* no SMI_CMD */
+	assert_int_equal(get32(f + 56), PV_ACPI_PM_BASE); /* PM1a_EVT */
 	assert_int_equal(get32(f + 64), PV_ACPI_PM_BASE + 4);
 	assert_int_equal(get32(f + 76), PV_ACPI_PM_BASE + 8);
 	assert_int_equal(f[88], 4);
 	assert_int_equal(f[89], 2);
 	assert_int_equal(f[91], 4);
-	assert_int_equal(get32(f + 112) & (1u << 20), 0);  /* not hardware-reduced */
+	assert_int_equal(get32(f + 112) & (1u << 20), 0);        /* not hardware-reduced */
 	assert_int_equal(get32(f + 112) & (1u << 10), 1u << 10); /* reset register */
-	assert_int_equal(f[116], 1);                        /* reset reg in I/O space */
+	assert_int_equal(f[116], 1);                             /* reset reg in I/O space */
 	assert_int_equal(get64(f + 120), PV_ACPI_PM_BASE + 0xc);
 	assert_int_equal(f[128], PV_ACPI_RESET_VALUE);
-	assert_int_equal(f[108], 0x32);                     /* century */
-	assert_int_equal(get16(f + 109) & 3, 1);            /* legacy devices, no 8042 */
+	assert_int_equal(f[108], 0x32);          /* century */
+	assert_int_equal(get16(f + 109) & 3, 1); /* legacy devices, no 8042 */
 	/* X_PM1a_CNT: I/O, 16 bits. */
 	assert_int_equal(f[172], 1);
 	assert_int_equal(f[173], 16);
@@ -140,7 +140,7 @@ static void test_fadt(void **state)
 	assert_int_equal(get32(f + 56), 0xb000);
 	assert_int_equal(get32(f + 76), 0);
 	assert_int_equal(f[91], 0);
-	assert_int_equal(f[108], 0);                         /* no RTC: no century */
+	assert_int_equal(f[108], 0);                           /* no RTC: no century */
 	assert_int_equal(get16(f + 109) & (1u << 5), 1u << 5); /* CMOS RTC not present */
 	assert_int_equal(l.tpm2, 0);
 	check_table(at(l.xsdt, base), "XSDT", 36 + 2 * 8);
@@ -214,7 +214,10 @@ static void test_dsdt_content(void **state)
 	assert_int_equal(d[8], 2);
 	assert_true(len > 36 && l.dsdt + len <= base + l.size);
 	assert_true(contains(d, len, "\x0dVMBus\0", 7));
-	assert_true(contains(d, len, "\x0d" "ACPI0004\0", 10));
+	assert_true(contains(d, len,
+			     "\x0d"
+			     "ACPI0004\0",
+			     10));
 	assert_true(contains(d, len, "\x0dMSFT0101\0", 10));
 	/* EisaId("PNP0501") and ("PNP0B00") as DWords. */
 	assert_true(contains(d, len, "\x0c\x41\xd0\x05\x01", 5));
@@ -327,7 +330,10 @@ static void test_aml_names_ints(void **state)
 
 	pv_aml_init(&a, b, sizeof(b));
 	pv_aml_namestring(&a, "^AB.C");
-	assert_memory_equal(b, "^\x2e" "AB__C___", 10);
+	assert_memory_equal(b,
+			    "^\x2e"
+			    "AB__C___",
+			    10);
 	pv_aml_namestring(&a, "_HID");
 	assert_memory_equal(b + 10, "_HID", 4);
 	pv_aml_integer(&a, 0);
@@ -385,15 +391,18 @@ static void test_aml_nesting(void **state)
 	assert_int_equal(pv_aml_finish(&a), PV_OK);
 	/* DeviceOp, 2-byte PkgLength, name, NameOp, name, BufferOp, 2-byte PkgLength,
 	 * BytePrefix 100, 100 bytes. */
-	size_t buf_body = 2 + 100;              /* size integer + bytes */
-	size_t buf_total = 1 + 2 + buf_body;    /* BufferOp + pkglen + body */
+	size_t buf_body = 2 + 100;           /* size integer + bytes */
+	size_t buf_total = 1 + 2 + buf_body; /* BufferOp + pkglen + body */
 	size_t dev_body = 4 + 1 + 4 + buf_total;
 	assert_int_equal(a.len, 2 + 2 + dev_body);
 	assert_int_equal(b[0], 0x5b);
 	assert_int_equal(b[1], 0x82);
 	assert_int_equal(b[2] >> 6, 1);
 	assert_int_equal((b[2] & 0xf) | (b[3] << 4), dev_body + 2);
-	assert_memory_equal(b + 4, "DEV0\x08" "BUF0\x11", 10);
+	assert_memory_equal(b + 4,
+			    "DEV0\x08"
+			    "BUF0\x11",
+			    10);
 	assert_int_equal((b[14] & 0xf) | (b[15] << 4), buf_body + 2);
 	assert_int_equal(b[16], 0x0a);
 	assert_int_equal(b[17], 100);

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests of the Linux direct-boot loader on plain buffers. */
+#include <cmocka.h>
+#include <glob.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
-#include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,21 +55,21 @@ static uint8_t *fake_image(void)
 
 	assert_non_null(img);
 	img[0x1f1] = SETUP_SECTS;
-	put32(img, 0x1f4, KERNEL_BYTES / 16u);  /* syssize */
-	put16(img, 0x1fe, 0xaa55);              /* boot_flag */
-	img[0x200] = 0xeb;                      /* jmp short */
-	img[0x201] = 0x6a;                      /* header ends at 0x26c */
+	put32(img, 0x1f4, KERNEL_BYTES / 16u); /* syssize */
+	put16(img, 0x1fe, 0xaa55);             /* boot_flag */
+	img[0x200] = 0xeb;                     /* jmp short */
+	img[0x201] = 0x6a;                     /* header ends at 0x26c */
 	memcpy(img + 0x202, "HdrS", 4);
-	put16(img, 0x206, 0x020f);              /* protocol 2.15 */
-	img[0x211] = 0x01;                      /* LOADED_HIGH */
-	put32(img, 0x214, 0x100000);            /* code32_start */
-	put32(img, 0x22c, 0x7fffffff);          /* initrd_addr_max */
-	put32(img, 0x230, 0x200000);            /* kernel_alignment */
-	img[0x234] = 1;                         /* relocatable */
-	put16(img, 0x236, 0x7f);                /* xloadflags: KERNEL_64 ... */
-	put32(img, 0x238, 255);                 /* cmdline_size */
-	put64(img, 0x258, 0x1000000);           /* pref_address */
-	put32(img, 0x260, 4 * MiB);             /* init_size */
+	put16(img, 0x206, 0x020f);     /* protocol 2.15 */
+	img[0x211] = 0x01;             /* LOADED_HIGH */
+	put32(img, 0x214, 0x100000);   /* code32_start */
+	put32(img, 0x22c, 0x7fffffff); /* initrd_addr_max */
+	put32(img, 0x230, 0x200000);   /* kernel_alignment */
+	img[0x234] = 1;                /* relocatable */
+	put16(img, 0x236, 0x7f);       /* xloadflags: KERNEL_64 ... */
+	put32(img, 0x238, 255);        /* cmdline_size */
+	put64(img, 0x258, 0x1000000);  /* pref_address */
+	put32(img, 0x260, 4 * MiB);    /* init_size */
 	for (size_t i = SETUP_SIZE; i < IMAGE_SIZE; i++)
 		img[i] = (uint8_t)(i * 7u);
 	return img;
@@ -189,7 +189,7 @@ static void test_e820(void **state)
 {
 	(void)state;
 	const struct pv_linux_e820_extra extra[] = {
-		{0x9fc00, 0x400, PV_E820_RESERVED},  /* inside low RAM: splits it */
+		{0x9fc00, 0x400, PV_E820_RESERVED}, /* inside low RAM: splits it */
 		{0xe0000, 0x20000, PV_E820_ACPI},
 		{0xfec00000, 0x1000, PV_E820_RESERVED}, /* over the MMIO hole */
 	};

@@ -37,8 +37,8 @@ static int fail(const char *what)
 int main(void)
 {
 	/* mov cx,100; l: add ax,3; loop l; mov dx,0x10; out dx,al; hlt */
-	static const uint8_t code[] = {0xb9, 0x64, 0x00, 0x05, 0x03, 0x00, 0xe2, 0xfb,
-				       0xba, TEST_PORT, 0x00, 0xee, 0xf4};
+	static const uint8_t code[] = {0xb9, 0x64, 0x00,      0x05, 0x03, 0x00, 0xe2,
+				       0xfb, 0xba, TEST_PORT, 0x00, 0xee, 0xf4};
 	double t0 = now_us();
 	int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 
@@ -49,14 +49,15 @@ int main(void)
 	int vm = ioctl(kvm, KVM_CREATE_VM, 0);
 	if (vm < 0)
 		return fail("KVM_CREATE_VM");
-	uint8_t *mem = mmap(NULL, GUEST_MEM, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-			    -1, 0);
+	uint8_t *mem =
+		mmap(NULL, GUEST_MEM, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (mem == MAP_FAILED)
 		return fail("mmap");
 	memcpy(mem + CODE_GPA, code, sizeof(code));
-	struct kvm_userspace_memory_region region = {
-		.slot = 0, .guest_phys_addr = 0, .memory_size = GUEST_MEM,
-		.userspace_addr = (uintptr_t)mem};
+	struct kvm_userspace_memory_region region = {.slot = 0,
+						     .guest_phys_addr = 0,
+						     .memory_size = GUEST_MEM,
+						     .userspace_addr = (uintptr_t)mem};
 	if (ioctl(vm, KVM_SET_USER_MEMORY_REGION, &region) < 0)
 		return fail("KVM_SET_USER_MEMORY_REGION");
 	int vcpu = ioctl(vm, KVM_CREATE_VCPU, 0);
@@ -65,8 +66,8 @@ int main(void)
 	int run_size = ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if (run_size <= 0)
 		return fail("KVM_GET_VCPU_MMAP_SIZE");
-	struct kvm_run *run = mmap(NULL, (size_t)run_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-				   vcpu, 0);
+	struct kvm_run *run =
+		mmap(NULL, (size_t)run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu, 0);
 	if (run == MAP_FAILED)
 		return fail("mmap kvm_run");
 	struct kvm_sregs sregs;
