@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* The PM1 / PM timer / reset registers and pv_acpi_install() on the mock port. */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <cmocka.h>
 
 #include "paravisor/acpi.h"
 #include "paravisor/port_mock.h"

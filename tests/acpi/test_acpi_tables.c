@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* ACPI table builder and AML encoder: layouts, lengths, checksums, content. */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <cmocka.h>
 
 #include "acpi/aml.h"
 #include "paravisor/acpi.h"
