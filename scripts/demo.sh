@@ -41,9 +41,10 @@ jobs=${PV_JOBS:-2}
 [ "$deps" -eq 1 ] && bash "$root/scripts/deps.sh"
 
 echo "demo: building into build/"
+mkdir -p "$root/build"
 cmake -S "$root" -B "$root/build" -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-	-DPV_BUILD_TESTS=ON -DPV_SANITIZE=OFF -DPV_COVERAGE=OFF >"$root/build.configure.log" 2>&1 ||
-	{ cat "$root/build.configure.log"; exit 1; }
+	-DPV_BUILD_TESTS=ON -DPV_SANITIZE=OFF -DPV_COVERAGE=OFF >"$root/build/configure.log" 2>&1 ||
+	{ cat "$root/build/configure.log"; exit 1; }
 cmake --build "$root/build" -j "$jobs" >"$root/build/demo-build.log" 2>&1 ||
 	{ tail -n 60 "$root/build/demo-build.log"; echo "demo: build failed" >&2; exit 1; }
 

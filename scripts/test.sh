@@ -50,6 +50,7 @@ start=$(date +%s)
 
 passed=0
 failed=0
+skipped=0
 summary=()
 coverage="n/a"
 # Labels that only run in their own step (or only on request).
@@ -69,9 +70,10 @@ configure_build() {
 	local dir=$1 name=$2
 	shift 2
 	banner "configure + build $name ($dir)"
-	if cmake -S "$root" -B "$root/$dir" "$@" >"$root/$dir.configure.log" 2>&1 ||
-		{ cat "$root/$dir.configure.log"; false; }; then
-		tail -n 3 "$root/$dir.configure.log"
+	mkdir -p "$root/$dir"
+	if cmake -S "$root" -B "$root/$dir" "$@" >"$root/$dir/configure.log" 2>&1 ||
+		{ cat "$root/$dir/configure.log"; false; }; then
+		tail -n 3 "$root/$dir/configure.log"
 		if cmake --build "$root/$dir" -j "$jobs"; then
 			note "build $name" "ok"
 			return 0
@@ -85,21 +87,24 @@ configure_build() {
 
 # run_ctest <dir> <name> <ctest args...>: run ctest, add its counts to the totals.
 run_ctest() {
-	local dir=$1 name=$2 log rc p f t line
+	local dir=$1 name=$2 log rc p f t sk line
 	shift 2
 	banner "ctest $name ($dir)"
 	log=$(mktemp)
 	ctest --test-dir "$root/$dir" -j "$jobs" --output-on-failure --no-tests=ignore "$@" 2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
 	line=$(grep -E '^[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -n1)
+	# Tests that exit with their SKIP_RETURN_CODE (e.g. 77: no /dev/kvm) are listed as "(Skipped)".
+	sk=$(grep -cE '^[[:space:]]+[0-9]+ - .*\(Skipped\)$' "$log" || true)
 	rm -f "$log"
 	if [ -n "$line" ]; then
 		f=$(echo "$line" | sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/')
 		t=$(echo "$line" | sed -E 's/.* failed out of ([0-9]+).*/\1/')
-		p=$((t - f))
+		p=$((t - f - sk))
 	else
-		p=0 f=0 t=0
+		p=0 f=0 t=0 sk=0
 	fi
+	skipped=$((skipped + sk))
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
 		# ctest itself failed (e.g. a crash before the summary): count it.
 		f=1
@@ -107,7 +112,7 @@ run_ctest() {
 	passed=$((passed + p))
 	failed=$((failed + f))
 	if [ "$f" -eq 0 ]; then
-		note "ctest $name" "ok ($p passed)"
+		note "ctest $name" "ok ($p passed$([ "$sk" -gt 0 ] && echo ", $sk skipped"))"
 	else
 		note "ctest $name" "FAILED ($p passed, $f failed)"
 	fi
@@ -191,5 +196,9 @@ for s in "${summary[@]}"; do
 done
 echo "  lib/ line coverage: $coverage"
 echo "  total time: $((elapsed / 60)) min $((elapsed % 60)) s"
-echo "${passed} passed, ${failed} failed"
+if [ "$skipped" -gt 0 ]; then
+	echo "${passed} passed, ${failed} failed, ${skipped} skipped"
+else
+	echo "${passed} passed, ${failed} failed"
+fi
 [ "$failed" -eq 0 ]

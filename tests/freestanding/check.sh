@@ -49,12 +49,31 @@ cflags=(-std=c11 -O2 -ffreestanding -nostdinc -isystem "$sysinc" -fno-stack-prot
 # stdint-gcc.h and __stddef_max_align_t.h are gcc's and clang's parts of those headers.
 allowed_sys="stdint.h stdint-gcc.h stddef.h __stddef_max_align_t.h stdbool.h"
 
+# Compile in parallel (one job per core), then check each file's header list.
+jobs=$(nproc 2>/dev/null || echo 2)
+obj_of() {
+	echo "$work/obj/$(echo "${1#"$src"/}" | tr '/' '_').o"
+}
+for f in "${files[@]}"; do
+	obj=$(obj_of "$f")
+	(
+		if ! "$cc" "${cflags[@]}" -MD -MF "$obj.d" -c "$f" -o "$obj" 2>"$obj.err"; then
+			touch "$obj.failed"
+		fi
+	) &
+	while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do
+		wait -n || true
+	done
+done
+wait
+
 fail=0
 objs=()
 for f in "${files[@]}"; do
 	rel=${f#"$src"/}
-	obj="$work/obj/$(echo "$rel" | tr '/' '_').o"
-	if ! "$cc" "${cflags[@]}" -MD -MF "$obj.d" -c "$f" -o "$obj"; then
+	obj=$(obj_of "$f")
+	cat "$obj.err" >&2
+	if [ -e "$obj.failed" ]; then
 		echo "freestanding: FAIL compile $rel" >&2
 		fail=1
 		continue
