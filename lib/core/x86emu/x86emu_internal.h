@@ -42,8 +42,39 @@ static inline void x86_bytezero(void *dst, size_t n)
 		d[i] = 0;
 }
 
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define X86_HOST_LE 1
+#else
+#define X86_HOST_LE 0
+#endif
+
+/* Little-endian load of n (<= 8) bytes. Constant-size __builtin_memcpy on
+ * little-endian hosts (no libc call), a byte loop elsewhere. */
 static inline uint64_t x86_load_le(const uint8_t *p, unsigned n)
 {
+	if (X86_HOST_LE) {
+		switch (n) {
+		case 1:
+			return p[0];
+		case 2: {
+			uint16_t v;
+			__builtin_memcpy(&v, p, 2);
+			return v;
+		}
+		case 4: {
+			uint32_t v;
+			__builtin_memcpy(&v, p, 4);
+			return v;
+		}
+		case 8: {
+			uint64_t v;
+			__builtin_memcpy(&v, p, 8);
+			return v;
+		}
+		default:
+			break;
+		}
+	}
 	uint64_t v = 0;
 	for (unsigned i = n; i > 0; i--)
 		v = (v << 8) | p[i - 1];
@@ -52,6 +83,28 @@ static inline uint64_t x86_load_le(const uint8_t *p, unsigned n)
 
 static inline void x86_store_le(uint8_t *p, uint64_t v, unsigned n)
 {
+	if (X86_HOST_LE) {
+		switch (n) {
+		case 1:
+			p[0] = (uint8_t)v;
+			return;
+		case 2: {
+			uint16_t w = (uint16_t)v;
+			__builtin_memcpy(p, &w, 2);
+			return;
+		}
+		case 4: {
+			uint32_t w = (uint32_t)v;
+			__builtin_memcpy(p, &w, 4);
+			return;
+		}
+		case 8:
+			__builtin_memcpy(p, &v, 8);
+			return;
+		default:
+			break;
+		}
+	}
 	for (unsigned i = 0; i < n; i++) {
 		p[i] = (uint8_t)v;
 		v >>= 8;
