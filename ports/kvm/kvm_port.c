@@ -750,36 +750,32 @@ static pv_err_t kvm_set_sregs(void *vdata, const struct pv_sregs *sregs)
 static pv_err_t kvm_get_msr(void *vdata, uint32_t index, uint64_t *value)
 {
 	struct pv_kvm_vcpu *v = vdata;
-	struct {
-		struct kvm_msrs hdr;
-		struct kvm_msr_entry e;
-	} m;
-	memset(&m, 0, sizeof(m));
-	m.hdr.nmsrs = 1;
-	m.e.index = index;
-	int r = ioctl(v->fd, KVM_GET_MSRS, &m);
+	uint64_t buf[(sizeof(struct kvm_msrs) + sizeof(struct kvm_msr_entry) + 7) / 8];
+	struct kvm_msrs *m = (struct kvm_msrs *)buf;
+	memset(buf, 0, sizeof(buf));
+	m->nmsrs = 1;
+	m->entries[0].index = index;
+	int r = ioctl(v->fd, KVM_GET_MSRS, m);
 	if (r < 0) {
 		LOG_ERRNO(v->p->part, "KVM_GET_MSRS", errno);
 		return PV_EPORT;
 	}
 	if (r != 1)
 		return PV_ENOENT;
-	*value = m.e.data;
+	*value = m->entries[0].data;
 	return PV_OK;
 }
 
 static pv_err_t kvm_set_msr(void *vdata, uint32_t index, uint64_t value)
 {
 	struct pv_kvm_vcpu *v = vdata;
-	struct {
-		struct kvm_msrs hdr;
-		struct kvm_msr_entry e;
-	} m;
-	memset(&m, 0, sizeof(m));
-	m.hdr.nmsrs = 1;
-	m.e.index = index;
-	m.e.data = value;
-	int r = ioctl(v->fd, KVM_SET_MSRS, &m);
+	uint64_t buf[(sizeof(struct kvm_msrs) + sizeof(struct kvm_msr_entry) + 7) / 8];
+	struct kvm_msrs *m = (struct kvm_msrs *)buf;
+	memset(buf, 0, sizeof(buf));
+	m->nmsrs = 1;
+	m->entries[0].index = index;
+	m->entries[0].data = value;
+	int r = ioctl(v->fd, KVM_SET_MSRS, m);
 	if (r < 0) {
 		LOG_ERRNO(v->p->part, "KVM_SET_MSRS", errno);
 		return PV_EPORT;

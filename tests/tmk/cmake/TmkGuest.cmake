@@ -9,7 +9,7 @@ include_guard(GLOBAL)
 
 set(PV_TMK_DIR ${CMAKE_CURRENT_LIST_DIR}/.. CACHE INTERNAL "TMK framework directory")
 set(PV_TMK_GUEST_CFLAGS
-  -std=gnu11 -O2 -g -ffreestanding -nostdlib -static -fno-pic -fno-pie -no-pie
+  -std=gnu11 -O2 -g -ffreestanding -nostdlib -static -fno-pic -fno-pie
   -mno-red-zone -mcmodel=small -mgeneral-regs-only -fno-stack-protector
   -fno-asynchronous-unwind-tables -fno-exceptions -fcf-protection=none
   -Wall -Wextra -Werror -Wno-unused-parameter -Wno-unused-function
