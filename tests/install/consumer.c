@@ -37,8 +37,10 @@ int main(void)
 
 	printf("libparavisor %s (headers %s)\n", v, PV_VERSION_STRING);
 	check(v != NULL && strcmp(v, PV_VERSION_STRING) == 0, "pv_version matches the headers");
-	check(strcmp(pv_strerror(PV_OK), pv_strerror(PV_ENOMEM)) != 0, "pv_strerror distinguishes codes");
-	check(strcmp(pv_strerror(-12345), pv_strerror(PV_ENOMEM)) != 0, "pv_strerror of an unknown code");
+	check(strcmp(pv_strerror(PV_OK), pv_strerror(PV_ENOMEM)) != 0,
+	      "pv_strerror distinguishes codes");
+	check(strcmp(pv_strerror(-12345), pv_strerror(PV_ENOMEM)) != 0,
+	      "pv_strerror of an unknown code");
 	printf("pv_strerror(PV_ENOMEM) = \"%s\"\n", pv_strerror(PV_ENOMEM));
 #ifdef PV_HAVE_TPM
 	printf("feature: tpm\n");
