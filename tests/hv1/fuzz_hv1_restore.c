@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: MIT */
+/* libFuzzer target: pv_hv1_restore() on arbitrary records, on a mock-port
+ * partition. Each input is tried as-is and spliced over a valid record's
+ * header (so the fuzzer reaches the section parsers). A restore either
+ * succeeds or returns PV_EVERSION; anything else, or a crash, is a bug. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "paravisor/hv1.h"
+#include "paravisor/port_mock.h"
+#include "paravisor/pv.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static struct pv_mock *mock;
+static struct pv_partition *part;
+static struct pv_hv1 *hv1;
+static uint8_t *valid;
+static size_t valid_len;
+static struct pv_platform quiet;
+
+static void wrmsr(uint32_t vcpu, uint32_t index, uint64_t value)
+{
+	struct pv_exit e;
+	memset(&e, 0, sizeof(e));
+	e.kind = PV_EXIT_MSR_WRITE;
+	e.u.msr.index = index;
+	e.u.msr.value = value;
+	pv_vcpu_dispatch(pv_partition_vcpu(part, vcpu), &e);
+}
+
+static void setup(void)
+{
+	struct pv_mock_config mc = {.caps = PV_PORT_CAP_TIMERS};
+	struct pv_mem_range r = {.base = pv_gpa(0), .size = 0x100000, .kind = PV_MEM_RAM};
+	quiet = *pv_platform_hosted();
+	quiet.log = NULL;
+	struct pv_partition_config pc = {.vcpu_count = 2,
+					 .vtl_count = 1,
+					 .ranges = &r,
+					 .range_count = 1,
+					 .platform = &quiet};
+	if (pv_mock_create(&mc, &mock))
+		abort();
+	pc.port = pv_mock_port_ops(mock);
+	pc.port_ctx = mock;
+	if (pv_partition_create(&pc, &part) || pv_hv1_create(part, NULL, &hv1))
+		abort();
+	wrmsr(0, 0x40000000u, 0x8100000000000000ull);
+	wrmsr(0, 0x40000001u, 0x3001);
+	wrmsr(0, 0x40000083u, 0x4001);
+	wrmsr(0, 0x40000092u, 0xF3);
+	wrmsr(0, 0x40000080u, 1);
+	wrmsr(1, 0x400000B0u, (2u << 16) | 3u);
+	for (uint32_t i = 0; i < 3; i++)
+		pv_hv1_post_message(hv1, 0, 2, 1, &i, 4);
+	valid_len = pv_hv1_save_size(hv1);
+	valid = malloc(valid_len);
+	if (!valid || pv_hv1_save(hv1, valid, valid_len, &valid_len))
+		abort();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (!hv1)
+		setup();
+	pv_err_t err = pv_hv1_restore(hv1, data, size);
+	if (err != PV_OK && err != PV_EVERSION)
+		abort();
+	/* Splice: valid header + fuzzed sections, with a consistent size field. */
+	size_t n = 32 + size;
+	uint8_t *buf = malloc(n);
+	if (!buf)
+		return 0;
+	memcpy(buf, valid, 32);
+	memcpy(buf + 32, data, size);
+	uint32_t n32 = (uint32_t)n;
+	memcpy(buf + 8, &n32, 4);
+	err = pv_hv1_restore(hv1, buf, n);
+	if (err != PV_OK && err != PV_EVERSION)
+		abort();
+	free(buf);
+	return 0;
+}
