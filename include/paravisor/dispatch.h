@@ -6,8 +6,8 @@
  * Order for every exit: isolation filter -> hv1 filter -> the registered
  * I/O-port, MMIO and MSR tables and the CPUID table -> the default policy:
  * IN/MMIO reads return all ones, OUT/MMIO writes are ignored (both counted),
- * an unknown MSR raises #GP, an unknown CPUID leaf returns zeros, an
- * unhandled hypercall raises #UD.
+ * an unknown MSR raises \#GP, an unknown CPUID leaf returns zeros, an
+ * unhandled hypercall raises \#UD.
  *
  * Registration may happen while vCPUs run: lookups read an immutable sorted
  * array published atomically, so the hot path takes no lock and allocates
@@ -60,7 +60,7 @@ typedef pv_err_t (*pv_mmio_fn)(void *ctx, struct pv_vcpu *vcpu, uint64_t offset,
  * @param index MSR number.
  * @param is_write true for WRMSR.
  * @param value In: value written; out: value read.
- * @return ::PV_OK; any error makes the guest take #GP.
+ * @return ::PV_OK; any error makes the guest take \#GP.
  */
 typedef pv_err_t (*pv_msr_fn)(void *ctx, struct pv_vcpu *vcpu, uint32_t index, bool is_write,
 			      uint64_t *value);

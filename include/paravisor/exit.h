@@ -111,7 +111,7 @@ struct pv_event {
 	uint8_t vector;          /**< Vector number. */
 	bool has_error_code;     /**< Deliver @c error_code (exceptions only). */
 	uint32_t error_code;     /**< Exception error code. */
-	uint64_t cr2;            /**< Faulting address for #PF (vector 14). */
+	uint64_t cr2;            /**< Faulting address for \#PF (vector 14). */
 };
 
 /** @brief Exception vectors used by the library. */
@@ -135,7 +135,7 @@ struct pv_exit {
 		struct pv_exit_port port;           /**< ::PV_EXIT_PORT_SPECIFIC */
 	} u; /**< Kind-specific data. */
 	/** Completion: an event to inject instead of completing the instruction
-	 *  (e.g. #GP for an unknown MSR). Kind ::PV_EVENT_NONE means "complete
+	 *  (e.g. \#GP for an unknown MSR). Kind ::PV_EVENT_NONE means "complete
 	 *  normally and advance past the instruction". */
 	struct pv_event inject;
 };

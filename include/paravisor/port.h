@@ -5,7 +5,7 @@
  *
  * A port is a table of operations (::pv_port_ops) plus a context pointer. The
  * core calls it; a port never calls back into the core except through the
- * ::pv_vcpu / ::pv_partition handles it was given (for logging and memory).
+ * struct pv_vcpu and struct pv_partition handles it was given (for logging and memory).
  *
  * Threading: operations marked "vCPU thread" are only called from the thread
  * running pv_vcpu_run() for that vCPU. Operations marked "any thread" may be

@@ -44,7 +44,7 @@ pv_err_t pv_vcpu_run_once(struct pv_vcpu *vcpu, struct pv_exit *exit);
  * @brief Dispatch an exit through the filters, tables and default policy.
  *
  * Used by pv_vcpu_run(); exposed for ports and backends that receive exits
- * by other means (e.g. an isolation backend decoding a #VC). Writes the
+ * by other means (e.g. an isolation backend decoding a \#VC). Writes the
  * completion into @p exit. Never allocates.
  * @param vcpu vCPU the exit belongs to.
  * @param exit The exit; completion written in place.
