@@ -32,7 +32,8 @@ static volatile uint32_t g_mmio_reg;
 /* The device's MMIO handler: the same function at the end of both paths. */
 typedef pv_err_t (*mmio_fn)(void *ctx, uint64_t gpa, void *buf, unsigned len, int write);
 
-__attribute__((noinline)) static pv_err_t mmio_handler(void *ctx, uint64_t gpa, void *buf, unsigned len, int write)
+__attribute__((noinline)) static pv_err_t mmio_handler(void *ctx, uint64_t gpa, void *buf,
+						       unsigned len, int write)
 {
 	(void)ctx;
 	if (gpa - MMIO_GPA >= 0x1000 || len > 4)
@@ -70,7 +71,8 @@ static pv_err_t b_write(void *ctx, uint64_t gpa, const void *buf, unsigned len)
 	return PV_OK;
 }
 
-static pv_err_t b_cmpxchg(void *ctx, uint64_t gpa, unsigned len, void *expected, const void *desired, bool *swapped)
+static pv_err_t b_cmpxchg(void *ctx, uint64_t gpa, unsigned len, void *expected,
+			  const void *desired, bool *swapped)
 {
 	(void)ctx;
 	if (gpa >= RAM_SIZE || len > RAM_SIZE - gpa)
@@ -211,8 +213,9 @@ struct loop {
 };
 
 static const struct loop k_loops[] = {
-	{"emu_store", loop_emu_store},     {"emu_load", loop_emu_load},       {"step_store", loop_step_store},
-	{"direct_store", loop_direct_store}, {"direct_load", loop_direct_load},
+	{"emu_store", loop_emu_store},     {"emu_load", loop_emu_load},
+	{"step_store", loop_step_store},   {"direct_store", loop_direct_store},
+	{"direct_load", loop_direct_load},
 };
 
 int main(int argc, char **argv)
@@ -251,7 +254,7 @@ int main(int argc, char **argv)
 	printf("x86emu MMIO load   mov ecx,[rax]: decode+emulate %7.1f ns/op, direct dispatch %5.1f ns/op, "
 	       "ratio %5.1fx\n",
 	       el, dl, el / dl);
-	printf("x86emu MMIO store  step (fetch via 4-level walk + decode + emulate): %7.1f ns/op, ratio %5.1fx\n", ss,
-	       ss / ds);
+	printf("x86emu MMIO store  step (fetch via 4-level walk + decode + emulate): %7.1f ns/op, ratio %5.1fx\n",
+	       ss, ss / ds);
 	return 0;
 }

@@ -65,10 +65,11 @@ enum pv_x86_pf_ec {
 
 /** @brief Access-type flags for pv_x86emu_translate(). */
 enum pv_x86_access {
-	PV_X86_ACC_READ = 0,      /**< Data read. */
+	PV_X86_ACC_READ = 0,        /**< Data read. */
 	PV_X86_ACC_WRITE = 1u << 0, /**< Data write. */
 	PV_X86_ACC_FETCH = 1u << 1, /**< Instruction fetch. */
-	PV_X86_ACC_IMPLICIT = 1u << 2 /**< Implicit supervisor access (ignores CPL and EFLAGS.AC). */
+	PV_X86_ACC_IMPLICIT =
+		1u << 2 /**< Implicit supervisor access (ignores CPL and EFLAGS.AC). */
 };
 
 /** @brief Processor mode used for decoding. */
@@ -121,13 +122,13 @@ enum pv_x86_op {
 	PV_X86_OP_STOS,        /**< STOS AA/AB. */
 	PV_X86_OP_LODS,        /**< LODS AC/AD. */
 	PV_X86_OP_SCAS,        /**< SCAS AE/AF. */
-	PV_X86_OP_SSE_LOAD,    /**< 16-byte load to XMM (MOVDQA/MOVDQU/MOVAPS/MOVUPS/MOVAPD/MOVUPD). */
-	PV_X86_OP_SSE_STORE,   /**< 16-byte store from XMM (same family, plus MOVNTDQ/MOVNTPS/MOVNTPD). */
-	PV_X86_OP_MOVQ_LOAD,   /**< MOVQ xmm, xmm/m64 (F3 0F 7E): load, zero upper. */
-	PV_X86_OP_MOVQ_STORE,  /**< MOVQ xmm/m64, xmm (66 0F D6). */
-	PV_X86_OP_MOVD_TOX,    /**< MOVD/MOVQ xmm, r/m32/64 (66 [REX.W] 0F 6E). */
-	PV_X86_OP_MOVD_FROMX,  /**< MOVD/MOVQ r/m32/64, xmm (66 [REX.W] 0F 7E). */
-	PV_X86_OP_COUNT        /**< Number of operations. */
+	PV_X86_OP_SSE_LOAD, /**< 16-byte load to XMM (MOVDQA/MOVDQU/MOVAPS/MOVUPS/MOVAPD/MOVUPD). */
+	PV_X86_OP_SSE_STORE, /**< 16-byte store from XMM (same family, plus MOVNTDQ/MOVNTPS/MOVNTPD). */
+	PV_X86_OP_MOVQ_LOAD,  /**< MOVQ xmm, xmm/m64 (F3 0F 7E): load, zero upper. */
+	PV_X86_OP_MOVQ_STORE, /**< MOVQ xmm/m64, xmm (66 0F D6). */
+	PV_X86_OP_MOVD_TOX,   /**< MOVD/MOVQ xmm, r/m32/64 (66 [REX.W] 0F 6E). */
+	PV_X86_OP_MOVD_FROMX, /**< MOVD/MOVQ r/m32/64, xmm (66 [REX.W] 0F 7E). */
+	PV_X86_OP_COUNT       /**< Number of operations. */
 };
 
 /** @brief Operand forms of a decoded instruction (pv_x86_insn::form). */
@@ -144,12 +145,12 @@ enum pv_x86_form {
 
 /** @brief Prefix flags (pv_x86_insn::prefixes). */
 enum pv_x86_prefix {
-	PV_X86_PFX_LOCK = 1u << 0,  /**< F0 */
-	PV_X86_PFX_REP = 1u << 1,   /**< F3 (REP/REPE) */
-	PV_X86_PFX_REPNE = 1u << 2, /**< F2 (REPNE) */
+	PV_X86_PFX_LOCK = 1u << 0,   /**< F0 */
+	PV_X86_PFX_REP = 1u << 1,    /**< F3 (REP/REPE) */
+	PV_X86_PFX_REPNE = 1u << 2,  /**< F2 (REPNE) */
 	PV_X86_PFX_OPSIZE = 1u << 3, /**< 66 */
 	PV_X86_PFX_ADSIZE = 1u << 4, /**< 67 */
-	PV_X86_PFX_SEG = 1u << 5    /**< A segment override was present. */
+	PV_X86_PFX_SEG = 1u << 5     /**< A segment override was present. */
 };
 
 /** @brief Register number meaning "none" in pv_x86_insn base/index. */
@@ -159,38 +160,38 @@ enum pv_x86_prefix {
 
 /** @brief A decoded instruction. Plain data; safe to copy. */
 struct pv_x86_insn {
-	uint8_t len;       /**< Length in bytes (1..15). */
-	uint8_t mode;      /**< ::pv_x86_mode used to decode. */
-	uint8_t op;        /**< ::pv_x86_op. */
-	uint8_t form;      /**< ::pv_x86_form. */
-	uint8_t opsize;    /**< Operand size in bytes: 1, 2, 4, 8 or 16. */
-	uint8_t srcsize;   /**< Source size for MOVZX/MOVSX/MOVSXD (1, 2 or 4); else == opsize. */
-	uint8_t addrsize;  /**< Address size in bytes: 2, 4 or 8. */
-	uint8_t prefixes;  /**< ::pv_x86_prefix bits. */
-	uint8_t rex;       /**< REX byte (0 when absent). */
-	uint8_t map;       /**< Opcode map: 0 = one-byte, 1 = 0F. */
-	uint8_t opcode;    /**< Opcode byte within the map. */
-	uint8_t cc;        /**< Condition code for SETcc (0..15). */
-	bool has_modrm;    /**< A ModRM byte was present. */
-	bool mem;          /**< The instruction has an explicit memory operand. */
-	uint8_t modrm;     /**< Raw ModRM byte. */
-	uint8_t reg;       /**< ModRM.reg extended by REX.R (register operand / XMM number). */
-	uint8_t rm;        /**< ModRM.rm extended by REX.B when it names a register. */
-	uint8_t seg;       /**< Effective segment (::pv_x86_seg) of the memory operand / string source. */
-	uint8_t base;      /**< Base register, ::PV_X86_REG_NONE or ::PV_X86_REG_RIP. */
-	uint8_t index;     /**< Index register or ::PV_X86_REG_NONE. */
-	uint8_t scale;     /**< Index scale: 1, 2, 4 or 8. */
-	uint8_t imm_size;  /**< Immediate size in bytes (0 when none). */
-	int64_t disp;      /**< Sign-extended displacement; for moffs, the zero-extended offset. */
-	uint64_t imm;      /**< Immediate, sign-extended to 64 bits where the CPU does so. */
+	uint8_t len;      /**< Length in bytes (1..15). */
+	uint8_t mode;     /**< ::pv_x86_mode used to decode. */
+	uint8_t op;       /**< ::pv_x86_op. */
+	uint8_t form;     /**< ::pv_x86_form. */
+	uint8_t opsize;   /**< Operand size in bytes: 1, 2, 4, 8 or 16. */
+	uint8_t srcsize;  /**< Source size for MOVZX/MOVSX/MOVSXD (1, 2 or 4); else == opsize. */
+	uint8_t addrsize; /**< Address size in bytes: 2, 4 or 8. */
+	uint8_t prefixes; /**< ::pv_x86_prefix bits. */
+	uint8_t rex;      /**< REX byte (0 when absent). */
+	uint8_t map;      /**< Opcode map: 0 = one-byte, 1 = 0F. */
+	uint8_t opcode;   /**< Opcode byte within the map. */
+	uint8_t cc;       /**< Condition code for SETcc (0..15). */
+	bool has_modrm;   /**< A ModRM byte was present. */
+	bool mem;         /**< The instruction has an explicit memory operand. */
+	uint8_t modrm;    /**< Raw ModRM byte. */
+	uint8_t reg;      /**< ModRM.reg extended by REX.R (register operand / XMM number). */
+	uint8_t rm;       /**< ModRM.rm extended by REX.B when it names a register. */
+	uint8_t seg; /**< Effective segment (::pv_x86_seg) of the memory operand / string source. */
+	uint8_t base;     /**< Base register, ::PV_X86_REG_NONE or ::PV_X86_REG_RIP. */
+	uint8_t index;    /**< Index register or ::PV_X86_REG_NONE. */
+	uint8_t scale;    /**< Index scale: 1, 2, 4 or 8. */
+	uint8_t imm_size; /**< Immediate size in bytes (0 when none). */
+	int64_t disp;     /**< Sign-extended displacement; for moffs, the zero-extended offset. */
+	uint64_t imm;     /**< Immediate, sign-extended to 64 bits where the CPU does so. */
 };
 
 /** @brief A fault the guest must receive. */
 struct pv_x86_fault {
-	uint8_t vector;         /**< ::pv_x86_vector. */
-	bool has_error_code;    /**< pv_x86_fault::error_code is valid. */
-	uint32_t error_code;    /**< Error code pushed by the exception. */
-	uint64_t address;       /**< Faulting linear address (CR2) for \#PF. */
+	uint8_t vector;      /**< ::pv_x86_vector. */
+	bool has_error_code; /**< pv_x86_fault::error_code is valid. */
+	uint32_t error_code; /**< Error code pushed by the exception. */
+	uint64_t address;    /**< Faulting linear address (CR2) for \#PF. */
 };
 
 /** @brief Guest register state read and written by the emulator. */
@@ -218,8 +219,8 @@ struct pv_x86emu_ops {
 	 *  if equal, replace them with @p desired and set *@p swapped = true.
 	 *  Otherwise set *@p swapped = false and copy the current bytes into
 	 *  @p expected. @p len is 1, 2, 4, 8 or 16. */
-	pv_err_t (*cmpxchg_mem)(void *ctx, uint64_t gpa, unsigned len, void *expected, const void *desired,
-				bool *swapped);
+	pv_err_t (*cmpxchg_mem)(void *ctx, uint64_t gpa, unsigned len, void *expected,
+				const void *desired, bool *swapped);
 };
 
 /**
@@ -247,8 +248,9 @@ enum pv_x86_mode pv_x86emu_mode(const struct pv_x86emu_state *st);
  * @return ::PV_OK; ::PV_EFAULTINJ with @p fault filled; ::PV_EINVAL for null
  *         arguments; or an error returned by a callback.
  */
-pv_err_t pv_x86emu_translate(const struct pv_x86emu_state *st, const struct pv_x86emu_ops *ops, void *ctx,
-			     uint64_t la, unsigned access, uint64_t *gpa, struct pv_x86_fault *fault);
+pv_err_t pv_x86emu_translate(const struct pv_x86emu_state *st, const struct pv_x86emu_ops *ops,
+			     void *ctx, uint64_t la, unsigned access, uint64_t *gpa,
+			     struct pv_x86_fault *fault);
 
 /**
  * @brief Decode one instruction.
@@ -262,7 +264,8 @@ pv_err_t pv_x86emu_translate(const struct pv_x86emu_state *st, const struct pv_x
  *         \#UD); ::PV_EBADMSG when the instruction exceeds 15 bytes (\#GP);
  *         ::PV_EINVAL for bad arguments.
  */
-pv_err_t pv_x86emu_decode(const uint8_t *bytes, size_t len, enum pv_x86_mode mode, struct pv_x86_insn *out);
+pv_err_t pv_x86emu_decode(const uint8_t *bytes, size_t len, enum pv_x86_mode mode,
+			  struct pv_x86_insn *out);
 
 /**
  * @brief Execute one decoded instruction against @p st.

@@ -52,10 +52,12 @@ static pv_err_t f_write(void *ctx, uint64_t gpa, const void *buf, unsigned len)
 	return PV_OK;
 }
 
-static pv_err_t f_cmpxchg(void *ctx, uint64_t gpa, unsigned len, void *expected, const void *desired, bool *swapped)
+static pv_err_t f_cmpxchg(void *ctx, uint64_t gpa, unsigned len, void *expected,
+			  const void *desired, bool *swapped)
 {
 	struct fz *f = ctx;
-	if (!(len == 1 || len == 2 || len == 4 || len == 8 || len == 16) || ((gpa & 0xfff) + len) > 0x1000)
+	if (!(len == 1 || len == 2 || len == 4 || len == 8 || len == 16) ||
+	    ((gpa & 0xfff) + len) > 0x1000)
 		__builtin_trap();
 	if (gpa >= (1ull << 40) || f->budget == 0)
 		return PV_EFAULT;
@@ -167,7 +169,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	st.sregs.ss.dpl = (c1 >> 6) & 3;
 	st.sregs.cr3 = (uint64_t)(data[4] & 0xf) << 12;
 	st.maxphyaddr = (uint8_t)(c3 & 0x40 ? 36 : 0);
-	st.regs.rflags = 0x2 | ((uint64_t)c3 << 4 & 0xcd5) | ((c3 & 1) ? 0x400 : 0) | ((c3 & 2) ? (1ull << 18) : 0);
+	st.regs.rflags = 0x2 | ((uint64_t)c3 << 4 & 0xcd5) | ((c3 & 1) ? 0x400 : 0) |
+			 ((c3 & 2) ? (1ull << 18) : 0);
 	for (unsigned i = 0; i < 16; i++)
 		st.regs.gpr[i] = seed_value(data[4 + i * 4], data + 4 + i * 4);
 	for (unsigned i = 0; i < 16; i++)
@@ -191,7 +194,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	/* And fetch/decode/execute through the walker a few times. */
 	memcpy(&f->ram[st.regs.rip & (RAM_SIZE - 1)], ib,
-	       (RAM_SIZE - (st.regs.rip & (RAM_SIZE - 1))) < 16 ? (RAM_SIZE - (st.regs.rip & (RAM_SIZE - 1))) : 16);
+	       (RAM_SIZE - (st.regs.rip & (RAM_SIZE - 1))) < 16 ?
+		       (RAM_SIZE - (st.regs.rip & (RAM_SIZE - 1))) :
+		       16);
 	for (unsigned i = 0; i < 3; i++) {
 		pv_err_t e = pv_x86emu_step(&st, &g_ops, f, &fault);
 		if (e != PV_OK)

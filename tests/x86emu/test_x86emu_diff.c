@@ -31,9 +31,9 @@
 /* ------------------------------------------------------------ native run */
 
 struct nctx {
-	uint64_t gpr[16]; /* 0 */
-	uint64_t rflags;  /* 128 */
-	uint64_t pad;     /* 136 */
+	uint64_t gpr[16];    /* 0 */
+	uint64_t rflags;     /* 128 */
+	uint64_t pad;        /* 136 */
 	uint8_t xmm[16][16]; /* 144 */
 };
 
@@ -131,7 +131,8 @@ static pv_err_t cb_write(void *ctx, uint64_t gpa, const void *buf, unsigned len)
 
 static unsigned g_cmpxchg_calls;
 
-static pv_err_t cb_cmpxchg(void *ctx, uint64_t gpa, unsigned len, void *expected, const void *desired, bool *swapped)
+static pv_err_t cb_cmpxchg(void *ctx, uint64_t gpa, unsigned len, void *expected,
+			   const void *desired, bool *swapped)
 {
 	(void)ctx;
 	if (!in_region(gpa, len) || gpa < (uint64_t)(uintptr_t)g_region + DATA_OFF)
@@ -200,38 +201,39 @@ static uint64_t rval(void)
 /* ------------------------------------------------------------ templates */
 
 enum {
-	T_BYTE = 1u << 0,     /* fixed byte operand */
-	T_LOCK = 1u << 1,     /* LOCK allowed with a memory destination */
-	T_MEMONLY = 1u << 2,  /* register r/m is #UD */
-	T_NO66 = 1u << 3,     /* do not add 66 */
-	T_SSE = 1u << 4,      /* mandatory prefix in the template; no 66/F2/F3/W games */
-	T_BTREG = 1u << 5,    /* ModRM.reg is a signed bit offset */
-	T_STRING = 1u << 6,   /* string op, no ModRM */
-	T_ALIGN = 1u << 7,    /* 16-byte aligned memory operand */
-	T_WREG = 1u << 8,     /* writes the ModRM.reg GPR */
-	T_NOMODRM = 1u << 9,  /* acc/imm or moffs forms */
-	T_MOFFS = 1u << 10,   /* moffs */
-	T_REGDIG = 1u << 11,  /* ModRM.reg is an opcode extension chosen from digits */
-	T_XREG = 1u << 12,    /* ModRM.reg names an XMM register */
-	T_XRM = 1u << 13,     /* register r/m names an XMM register */
-	T_CCLOW = 1u << 14,   /* opcode low nibble random (SETcc) */
-	T_WRM = 1u << 15      /* register r/m form writes r/m GPR */
+	T_BYTE = 1u << 0,    /* fixed byte operand */
+	T_LOCK = 1u << 1,    /* LOCK allowed with a memory destination */
+	T_MEMONLY = 1u << 2, /* register r/m is #UD */
+	T_NO66 = 1u << 3,    /* do not add 66 */
+	T_SSE = 1u << 4,     /* mandatory prefix in the template; no 66/F2/F3/W games */
+	T_BTREG = 1u << 5,   /* ModRM.reg is a signed bit offset */
+	T_STRING = 1u << 6,  /* string op, no ModRM */
+	T_ALIGN = 1u << 7,   /* 16-byte aligned memory operand */
+	T_WREG = 1u << 8,    /* writes the ModRM.reg GPR */
+	T_NOMODRM = 1u << 9, /* acc/imm or moffs forms */
+	T_MOFFS = 1u << 10,  /* moffs */
+	T_REGDIG = 1u << 11, /* ModRM.reg is an opcode extension chosen from digits */
+	T_XREG = 1u << 12,   /* ModRM.reg names an XMM register */
+	T_XRM = 1u << 13,    /* register r/m names an XMM register */
+	T_CCLOW = 1u << 14,  /* opcode low nibble random (SETcc) */
+	T_WRM = 1u << 15     /* register r/m form writes r/m GPR */
 };
 
 struct tmpl {
-	uint8_t pfx;      /* mandatory prefix (0, 0x66, 0xf3) */
-	uint8_t esc;      /* 0 or 0x0f */
+	uint8_t pfx; /* mandatory prefix (0, 0x66, 0xf3) */
+	uint8_t esc; /* 0 or 0x0f */
 	uint8_t op;
-	uint8_t imm;      /* 0 none, 1 ib, 2 iz */
+	uint8_t imm; /* 0 none, 1 ib, 2 iz */
 	uint16_t flags;
-	uint8_t digits;   /* bitmask of allowed /digit values for T_REGDIG */
-	uint8_t lockdig;  /* digits for which LOCK is valid */
+	uint8_t digits;  /* bitmask of allowed /digit values for T_REGDIG */
+	uint8_t lockdig; /* digits for which LOCK is valid */
 };
 
 static struct tmpl g_t[160];
 static unsigned g_nt;
 
-static void T(uint8_t pfx, uint8_t esc, uint8_t op, uint8_t imm, uint16_t flags, uint8_t digits, uint8_t lockdig)
+static void T(uint8_t pfx, uint8_t esc, uint8_t op, uint8_t imm, uint16_t flags, uint8_t digits,
+	      uint8_t lockdig)
 {
 	g_t[g_nt++] = (struct tmpl){pfx, esc, op, imm, flags, digits, lockdig};
 }
@@ -269,7 +271,8 @@ static void build_templates(void)
 	T(0, 0, 0xa9, 2, T_NOMODRM, 0, 0);
 	for (uint8_t s = 0xa4; s <= 0xaf; s++)
 		if (s != 0xa8 && s != 0xa9)
-			T(0, 0, s, 0, (uint16_t)(T_STRING | T_NOMODRM | ((s & 1) ? 0 : T_BYTE)), 0, 0);
+			T(0, 0, s, 0, (uint16_t)(T_STRING | T_NOMODRM | ((s & 1) ? 0 : T_BYTE)), 0,
+			  0);
 	T(0, 0, 0xc6, 1, T_BYTE | T_REGDIG | T_WRM, 0x01, 0);
 	T(0, 0, 0xc7, 2, T_REGDIG | T_WRM, 0x01, 0);
 	T(0, 0, 0xf6, 0, T_BYTE | T_REGDIG | T_WRM, 0x0d, 0x0c); /* /0 has ib: handled below */
@@ -318,9 +321,9 @@ static void build_templates(void)
 /* Choices for one case; -1 = random. */
 struct choice {
 	int tmpl;
-	int osz;    /* 0 default, 1 = 66, 2 = REX.W */
-	int amode;  /* addressing form 0..8 */
-	int extra;  /* 0 none, 1 lock, 2 fs, 3 gs, 4 67, 5 ignored seg (ds/es/cs/ss), 6 rep/ignored F2/F3 */
+	int osz;   /* 0 default, 1 = 66, 2 = REX.W */
+	int amode; /* addressing form 0..8 */
+	int extra; /* 0 none, 1 lock, 2 fs, 3 gs, 4 67, 5 ignored seg (ds/es/cs/ss), 6 rep/ignored F2/F3 */
 };
 
 struct tcase {
@@ -503,7 +506,8 @@ static bool build_case(struct tcase *tc, struct choice ch)
 		case 4: /* SIB [base+index*s+disp8] */
 		case 5: /* SIB [base+index*s+disp32] */
 			sib = true;
-			base = pick_reg_not(addr_avoid | (amode == 3 ? ((1u << 5) | (1u << 13)) : 0));
+			base = pick_reg_not(addr_avoid |
+					    (amode == 3 ? ((1u << 5) | (1u << 13)) : 0));
 			index = pick_reg_not(addr_avoid);
 			scale = 1u << rn(4);
 			mod = amode == 3 ? 0 : (amode == 4 ? 1 : 2);
@@ -526,7 +530,8 @@ static bool build_case(struct tcase *tc, struct choice ch)
 	/* Distinct address registers keep the arithmetic simple. */
 	if (base != PV_X86_REG_NONE && index == base)
 		index = pick_reg_not(addr_avoid | (1u << base));
-	bool need_rex = osz == 2 || (regf & 8) || (rmreg & 8) || (base != PV_X86_REG_NONE && (base & 8)) ||
+	bool need_rex = osz == 2 || (regf & 8) || (rmreg & 8) ||
+			(base != PV_X86_REG_NONE && (base & 8)) ||
 			(index != PV_X86_REG_NONE && (index & 8));
 	if (!need_rex && opsize == 1 && rn(4) == 0)
 		need_rex = true; /* REX with byte regs: SPL/BPL/SIL/DIL instead of AH..BH */
@@ -536,7 +541,8 @@ static bool build_case(struct tcase *tc, struct choice ch)
 		rmreg = 0;
 	if (!(t->flags & T_XREG) && (t->flags & T_WREG) && regf == 4)
 		regf = 0;
-	if (regform && ((t->flags & T_WRM) || (t->flags & T_XREG)) && !(t->flags & T_XRM) && rmreg == 4)
+	if (regform && ((t->flags & T_WRM) || (t->flags & T_XREG)) && !(t->flags & T_XRM) &&
+	    rmreg == 4)
 		rmreg = 0;
 	if (regform && (t->flags & T_XREG) && !(t->flags & T_XRM) && rmreg == 4)
 		rmreg = 0;
@@ -677,8 +683,9 @@ static bool build_case(struct tcase *tc, struct choice ch)
 		if (opsize == 2)
 			bitoff = (int16_t)bitoff;
 		margin = 96;
-		tc->gpr[regf] = opsize == 8 ? (uint64_t)bitoff
-					      : (((uint64_t)bitoff & ((1ull << (8 * opsize)) - 1)) | (rnd() << (8 * opsize)));
+		tc->gpr[regf] = opsize == 8 ? (uint64_t)bitoff :
+					      (((uint64_t)bitoff & ((1ull << (8 * opsize)) - 1)) |
+					       (rnd() << (8 * opsize)));
 	}
 	uint64_t target = pick_target(msize, margin, align);
 	uint64_t ea = (target - segbase) & amask;
@@ -773,8 +780,8 @@ static void place_code(const struct tcase *tc)
 }
 
 struct outcome {
-	int sig;           /* native: signal number or 0 */
-	pv_err_t err;      /* emulator status */
+	int sig;      /* native: signal number or 0 */
+	pv_err_t err; /* emulator status */
 	struct pv_x86_fault fault;
 	uint64_t gpr[16];
 	uint64_t rflags;
@@ -805,7 +812,7 @@ static void emu_state(const struct tcase *tc, struct pv_x86emu_state *st)
 	st->regs.rflags = tc->rflags;
 	memcpy(st->xmm, tc->xmm, sizeof(st->xmm));
 	st->sregs.cr0 = 1u | (1u << 1) | (1u << 5); /* PE MP NE; paging off = identity */
-	st->sregs.cr4 = 1u << 9;                      /* OSFXSR */
+	st->sregs.cr4 = 1u << 9;                    /* OSFXSR */
 	st->sregs.efer = (1u << 8) | (1u << 10) | (1u << 11);
 	st->sregs.cs = (struct pv_segment){.l = 1, .present = 1, .s = 1, .type = 0xb, .dpl = 3};
 	st->sregs.ss = (struct pv_segment){.present = 1, .s = 1, .type = 3, .dpl = 3, .db = 1};
@@ -868,7 +875,8 @@ static void report(const struct tcase *tc, const char *what, uint64_t idx, const
 		snprintf(bytes + 3 * i, sizeof(bytes) - 3 * i, "%02x ", tc->code[i]);
 	va_list ap;
 	va_start(ap, fmt);
-	fprintf(stderr, "MISMATCH %s case %llu bytes [%s] fill %u: ", what, (unsigned long long)idx, bytes, tc->fill);
+	fprintf(stderr, "MISMATCH %s case %llu bytes [%s] fill %u: ", what, (unsigned long long)idx,
+		bytes, tc->fill);
 	vfprintf(stderr, fmt, ap);
 	fprintf(stderr, "\n");
 	va_end(ap);
@@ -898,15 +906,15 @@ static void run_case(const struct tcase *tc, const char *what, uint64_t idx)
 
 	if (nat.sig) {
 		if (!sig_matches(nat.sig, &emu))
-			report(tc, what, idx, "native signal %d, emulator err %d vector %u", nat.sig, emu.err,
-			       emu.fault.vector);
+			report(tc, what, idx, "native signal %d, emulator err %d vector %u",
+			       nat.sig, emu.err, emu.fault.vector);
 		else
 			g_faults_matched++;
 		return;
 	}
 	if (emu.err != PV_OK) {
-		report(tc, what, idx, "emulator err %d (vector %u ec %u), native ok", emu.err, emu.fault.vector,
-		       emu.fault.error_code);
+		report(tc, what, idx, "emulator err %d (vector %u ec %u), native ok", emu.err,
+		       emu.fault.vector, emu.fault.error_code);
 		return;
 	}
 	for (unsigned r = 0; r < 16; r++) {
@@ -933,7 +941,8 @@ static void run_case(const struct tcase *tc, const char *what, uint64_t idx)
 	if (memcmp(g_native_data, g_region + DATA_OFF, DATA_SIZE) != 0) {
 		for (unsigned i = 0; i < DATA_SIZE; i++)
 			if (g_native_data[i] != g_region[DATA_OFF + i]) {
-				report(tc, what, idx, "memory byte +%u native %02x emu %02x init %02x", i,
+				report(tc, what, idx,
+				       "memory byte +%u native %02x emu %02x init %02x", i,
 				       g_native_data[i], g_region[DATA_OFF + i], g_init_data[i]);
 				break;
 			}
@@ -1002,15 +1011,17 @@ static void test_diff_table(void **state)
 				for (int ex = 0; ex < 7; ex++)
 					for (unsigned rep = 0; rep < 2; rep++) {
 						struct tcase tc;
-						rng_state = g_seed ^ (0x5151ull << 40) ^ (n * 0x100000001b3ull);
-						if (!build_case(&tc, (struct choice){(int)t, osz, am, ex}))
+						rng_state = g_seed ^ (0x5151ull << 40) ^
+							    (n * 0x100000001b3ull);
+						if (!build_case(&tc, (struct choice){(int)t, osz,
+										     am, ex}))
 							continue;
 						run_case(&tc, "table", n);
 						n++;
 					}
 	restore_handlers();
-	printf("x86emu table: %llu cases, %u faults matched, %u mismatches\n", (unsigned long long)n,
-	       g_faults_matched, g_mismatches);
+	printf("x86emu table: %llu cases, %u faults matched, %u mismatches\n",
+	       (unsigned long long)n, g_faults_matched, g_mismatches);
 	assert_int_equal(g_mismatches, 0);
 }
 
@@ -1032,8 +1043,8 @@ static void test_diff_random(void **state)
 		n++;
 	}
 	restore_handlers();
-	printf("x86emu random: %llu cases (seed %llu), %u faults matched, %u mismatches\n", (unsigned long long)n,
-	       (unsigned long long)g_seed, g_faults_matched, g_mismatches);
+	printf("x86emu random: %llu cases (seed %llu), %u faults matched, %u mismatches\n",
+	       (unsigned long long)n, (unsigned long long)g_seed, g_faults_matched, g_mismatches);
 	assert_int_equal(g_mismatches, 0);
 }
 

@@ -38,10 +38,10 @@ static pv_err_t dec(const char *hex_bytes, size_t n, enum pv_x86_mode mode, stru
 	return pv_x86emu_decode((const uint8_t *)hex_bytes, n, mode, in);
 }
 
-#define DEC(mode, in, ...)                                                                                         \
-	({                                                                                                         \
-		static const uint8_t b_[] = {__VA_ARGS__};                                                         \
-		pv_x86emu_decode(b_, sizeof(b_), mode, in);                                                        \
+#define DEC(mode, in, ...)                                  \
+	({                                                  \
+		static const uint8_t b_[] = {__VA_ARGS__};  \
+		pv_x86emu_decode(b_, sizeof(b_), mode, in); \
 	})
 
 static void test_decode_16bit(void **state)
@@ -61,16 +61,19 @@ static void test_decode_16bit(void **state)
 	assert_int_equal(in.base, PV_RBP);
 	assert_int_equal(in.disp, -2);
 	assert_int_equal(in.seg, PV_X86_SEG_SS);
-	assert_int_equal(DEC(PV_X86_MODE_16, &in, 0x26, 0x8b, 0x36, 0x34, 0x12), PV_OK); /* mov si, es:[0x1234] */
+	assert_int_equal(DEC(PV_X86_MODE_16, &in, 0x26, 0x8b, 0x36, 0x34, 0x12),
+			 PV_OK); /* mov si, es:[0x1234] */
 	assert_int_equal(in.base, PV_X86_REG_NONE);
 	assert_int_equal(in.disp, 0x1234);
 	assert_int_equal(in.seg, PV_X86_SEG_ES);
-	assert_int_equal(DEC(PV_X86_MODE_16, &in, 0x66, 0xa1, 0x34, 0x12), PV_OK); /* mov eax, [0x1234] */
+	assert_int_equal(DEC(PV_X86_MODE_16, &in, 0x66, 0xa1, 0x34, 0x12),
+			 PV_OK); /* mov eax, [0x1234] */
 	assert_int_equal(in.opsize, 4);
 	assert_int_equal(in.disp, 0x1234);
 	assert_int_equal(in.len, 4);
 	/* 67 in 16-bit mode: 32-bit addressing with SIB */
-	assert_int_equal(DEC(PV_X86_MODE_16, &in, 0x67, 0x89, 0x04, 0x8b), PV_OK); /* mov [ebx+ecx*4], ax */
+	assert_int_equal(DEC(PV_X86_MODE_16, &in, 0x67, 0x89, 0x04, 0x8b),
+			 PV_OK); /* mov [ebx+ecx*4], ax */
 	assert_int_equal(in.addrsize, 4);
 	assert_int_equal(in.base, PV_RBX);
 	assert_int_equal(in.index, PV_RCX);
@@ -89,7 +92,8 @@ static void test_decode_32bit(void **state)
 	assert_int_equal(DEC(PV_X86_MODE_32, &in, 0x67, 0x89, 0x07), PV_OK); /* mov [bx], eax */
 	assert_int_equal(in.addrsize, 2);
 	assert_int_equal(in.base, PV_RBX);
-	assert_int_equal(DEC(PV_X86_MODE_32, &in, 0x89, 0x44, 0x24, 0x08), PV_OK); /* mov [esp+8], eax */
+	assert_int_equal(DEC(PV_X86_MODE_32, &in, 0x89, 0x44, 0x24, 0x08),
+			 PV_OK); /* mov [esp+8], eax */
 	assert_int_equal(in.base, PV_RSP);
 	assert_int_equal(in.seg, PV_X86_SEG_SS);
 	/* 0x82 is an alias of 0x80 outside 64-bit mode */
@@ -136,22 +140,25 @@ static void test_decode_64bit(void **state)
 	/* LOCK rules */
 	assert_int_equal(DEC(PV_X86_MODE_64, &in, 0xf0, 0x01, 0x08), PV_OK);
 	assert_int_equal(DEC(PV_X86_MODE_64, &in, 0xf0, 0x89, 0x08), PV_ENOTSUP); /* lock mov */
-	assert_int_equal(DEC(PV_X86_MODE_64, &in, 0xf0, 0x01, 0xc8), PV_ENOTSUP); /* register destination */
+	assert_int_equal(DEC(PV_X86_MODE_64, &in, 0xf0, 0x01, 0xc8),
+			 PV_ENOTSUP); /* register destination */
 	assert_int_equal(DEC(PV_X86_MODE_64, &in, 0xf0, 0x39, 0x08), PV_ENOTSUP); /* lock cmp */
-	assert_int_equal(DEC(PV_X86_MODE_64, &in, 0xf0, 0x0f, 0xa3, 0x08), PV_ENOTSUP); /* lock bt */
+	assert_int_equal(DEC(PV_X86_MODE_64, &in, 0xf0, 0x0f, 0xa3, 0x08),
+			 PV_ENOTSUP); /* lock bt */
 	/* truncation, too long, not handled */
 	assert_int_equal(DEC(PV_X86_MODE_64, &in, 0x48, 0x8b), PV_ERANGE);
 	assert_int_equal(DEC(PV_X86_MODE_64, &in, 0xc7, 0x00, 1, 2), PV_ERANGE);
-	assert_int_equal(DEC(PV_X86_MODE_64, &in, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66,
-			     0x66, 0x66, 0x66, 0x89, 0x08),
+	assert_int_equal(DEC(PV_X86_MODE_64, &in, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66,
+			     0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x89, 0x08),
 			 PV_EBADMSG);
-	assert_int_equal(DEC(PV_X86_MODE_64, &in, 0x0f, 0x0b), PV_ENOTSUP);           /* UD2 */
+	assert_int_equal(DEC(PV_X86_MODE_64, &in, 0x0f, 0x0b), PV_ENOTSUP);             /* UD2 */
 	assert_int_equal(DEC(PV_X86_MODE_64, &in, 0xc5, 0xfa, 0x6f, 0x00), PV_ENOTSUP); /* VEX */
-	assert_int_equal(DEC(PV_X86_MODE_64, &in, 0xf7, 0x20), PV_ENOTSUP);           /* MUL */
-	assert_int_equal(DEC(PV_X86_MODE_64, &in, 0x0f, 0xc3, 0xc0), PV_ENOTSUP);     /* MOVNTI reg */
-	assert_int_equal(DEC(PV_X86_MODE_64, &in, 0x0f, 0x6f, 0x00), PV_ENOTSUP);     /* MMX movq */
+	assert_int_equal(DEC(PV_X86_MODE_64, &in, 0xf7, 0x20), PV_ENOTSUP);             /* MUL */
+	assert_int_equal(DEC(PV_X86_MODE_64, &in, 0x0f, 0xc3, 0xc0), PV_ENOTSUP); /* MOVNTI reg */
+	assert_int_equal(DEC(PV_X86_MODE_64, &in, 0x0f, 0x6f, 0x00), PV_ENOTSUP); /* MMX movq */
 	assert_int_equal(DEC(PV_X86_MODE_64, &in, 0xf3, 0x0f, 0xb8, 0x00), PV_ENOTSUP); /* POPCNT */
-	assert_int_equal(DEC(PV_X86_MODE_64, &in, 0x0f, 0xba, 0x00, 0x01), PV_ENOTSUP); /* 0F BA /0..3 */
+	assert_int_equal(DEC(PV_X86_MODE_64, &in, 0x0f, 0xba, 0x00, 0x01),
+			 PV_ENOTSUP); /* 0F BA /0..3 */
 	/* bad arguments */
 	assert_int_equal(pv_x86emu_decode(NULL, 1, PV_X86_MODE_64, &in), PV_EINVAL);
 	assert_int_equal(dec("\x89\x08", 2, (enum pv_x86_mode)7, &in), PV_EINVAL);
@@ -179,10 +186,10 @@ static pv_err_t exec_bytes(const uint8_t *b, size_t n)
 	return pv_x86emu_execute(&S, &in, &fm_ops, &M, &F);
 }
 
-#define EXEC(...)                                                                                                  \
-	({                                                                                                         \
-		static const uint8_t b_[] = {__VA_ARGS__};                                                         \
-		exec_bytes(b_, sizeof(b_));                                                                        \
+#define EXEC(...)                                          \
+	({                                                 \
+		static const uint8_t b_[] = {__VA_ARGS__}; \
+		exec_bytes(b_, sizeof(b_));                \
 	})
 
 static void test_real_mode(void **state)
@@ -202,7 +209,8 @@ static void test_real_mode(void **state)
 	assert_int_equal(S.regs.rip, 0x0001); /* IP wraps at 64 KiB */
 	/* offset beyond a 64 KiB limit faults */
 	S.regs.gpr[PV_RBX] = 0xffff;
-	assert_int_equal(EXEC(0x67, 0x89, 0x03), PV_EFAULTINJ); /* mov [ebx], ax spans 0xffff..0x10000 */
+	assert_int_equal(EXEC(0x67, 0x89, 0x03),
+			 PV_EFAULTINJ); /* mov [ebx], ax spans 0xffff..0x10000 */
 	assert_int_equal(F.vector, PV_X86_VEC_GP);
 }
 
@@ -210,7 +218,8 @@ static void prot32_state(void)
 {
 	memset(&S, 0, sizeof(S));
 	S.sregs.cr0 = 1;
-	struct pv_segment flat = {.limit = 0xffffffff, .present = 1, .s = 1, .type = 3, .db = 1, .g = 1};
+	struct pv_segment flat = {
+		.limit = 0xffffffff, .present = 1, .s = 1, .type = 3, .db = 1, .g = 1};
 	S.sregs.cs = flat;
 	S.sregs.cs.type = 0xb;
 	S.sregs.ds = flat;
@@ -438,7 +447,7 @@ static void test_lock_uses_cmpxchg(void **state)
 	S.regs.gpr[PV_RAX] = 0x100000;
 	S.regs.gpr[PV_RCX] = 1;
 	unsigned c = M.cmpxchgs, w = M.writes;
-	M.fail_cmpxchg = 1; /* another vCPU raced once */
+	M.fail_cmpxchg = 1;                                    /* another vCPU raced once */
 	assert_int_equal(EXEC(0xf0, 0x48, 0x01, 0x08), PV_OK); /* lock add [rax], rcx */
 	assert_int_equal(fm_get64(&M, 0x100000), 42);
 	assert_true(M.cmpxchgs >= c + 2);
@@ -509,7 +518,8 @@ static void test_sse_mmio(void **state)
 		assert_int_equal(S.xmm[4][i], 0xab);
 	for (unsigned i = 8; i < 16; i++)
 		assert_int_equal(S.xmm[4][i], 0);
-	assert_int_equal(EXEC(0x66, 0x48, 0x0f, 0x7e, 0x1a), PV_OK); /* movq [rdx], xmm3 (7E form) */
+	assert_int_equal(EXEC(0x66, 0x48, 0x0f, 0x7e, 0x1a),
+			 PV_OK); /* movq [rdx], xmm3 (7E form) */
 	assert_int_equal(M.last_write_len, 8);
 }
 

@@ -357,7 +357,8 @@ static void test_32bit(void **state)
 	expect_pf(va, PV_X86_ACC_FETCH, PV_X86_PF_U | PV_X86_PF_I);
 	/* 4 MiB PSE page with PSE-36 high bits */
 	S.sregs.cr4 = CR4_PSE;
-	fm_put32(&M, L2 + (va >> 22) * 4, (uint32_t)(0x00400000u | (0x3u << 13) | P | RW | US | PS));
+	fm_put32(&M, L2 + (va >> 22) * 4,
+		 (uint32_t)(0x00400000u | (0x3u << 13) | P | RW | US | PS));
 	expect_ok(va, PV_X86_ACC_WRITE, 0x300000000ull + 0x400000 + (va & 0x3fffff));
 	assert_int_equal(fm_get32(&M, L2 + (va >> 22) * 4) & (A | D), A | D);
 	/* bit 21 is reserved */

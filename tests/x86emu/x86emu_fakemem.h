@@ -55,8 +55,8 @@ static inline pv_err_t fm_write(void *ctx, uint64_t gpa, const void *buf, unsign
 	return PV_OK;
 }
 
-static inline pv_err_t fm_cmpxchg(void *ctx, uint64_t gpa, unsigned len, void *expected, const void *desired,
-				  bool *swapped)
+static inline pv_err_t fm_cmpxchg(void *ctx, uint64_t gpa, unsigned len, void *expected,
+				  const void *desired, bool *swapped)
 {
 	struct fakemem *m = ctx;
 	m->cmpxchgs++;

@@ -65,9 +65,11 @@ static pv_err_t decode_modrm(struct dec *d, struct pv_x86_insn *in)
 	bool ss_default = false;
 	unsigned disp_size = 0;
 	if (in->addrsize == 2) {
-		static const uint8_t b16[8] = {PV_RBX, PV_RBX, PV_RBP, PV_RBP, PV_RSI, PV_RDI, PV_RBP, PV_RBX};
-		static const uint8_t i16[8] = {PV_RSI, PV_RDI, PV_RSI, PV_RDI, PV_X86_REG_NONE,
-					       PV_X86_REG_NONE, PV_X86_REG_NONE, PV_X86_REG_NONE};
+		static const uint8_t b16[8] = {PV_RBX, PV_RBX, PV_RBP, PV_RBP,
+					       PV_RSI, PV_RDI, PV_RBP, PV_RBX};
+		static const uint8_t i16[8] = {PV_RSI,          PV_RDI,          PV_RSI,
+					       PV_RDI,          PV_X86_REG_NONE, PV_X86_REG_NONE,
+					       PV_X86_REG_NONE, PV_X86_REG_NONE};
 		if (mod == 0 && rmf == 6) {
 			disp_size = 2;
 		} else {
@@ -155,7 +157,8 @@ static bool lock_ok(const struct pv_x86_insn *in)
 	case PV_X86_OP_BTS:
 	case PV_X86_OP_BTR:
 	case PV_X86_OP_BTC:
-		return in->form == PV_X86_FORM_RM_REG || in->form == PV_X86_FORM_RM_IMM || in->form == PV_X86_FORM_RM;
+		return in->form == PV_X86_FORM_RM_REG || in->form == PV_X86_FORM_RM_IMM ||
+		       in->form == PV_X86_FORM_RM;
 	default:
 		return false;
 	}
@@ -268,8 +271,8 @@ static pv_err_t decode_onebyte(struct dec *d, struct pv_x86_insn *in, uint8_t op
 	case 0xad:
 	case 0xae:
 	case 0xaf: {
-		static const uint8_t sops[6] = {PV_X86_OP_MOVS, PV_X86_OP_CMPS, 0, PV_X86_OP_STOS, PV_X86_OP_LODS,
-						PV_X86_OP_SCAS};
+		static const uint8_t sops[6] = {PV_X86_OP_MOVS, PV_X86_OP_CMPS, 0,
+						PV_X86_OP_STOS, PV_X86_OP_LODS, PV_X86_OP_SCAS};
 		in->op = sops[(op - 0xa4) >> 1];
 		in->opsize = (op & 1) ? (uint8_t)osz : 1;
 		in->form = PV_X86_FORM_STRING;
@@ -434,7 +437,8 @@ static pv_err_t decode_0f(struct dec *d, struct pv_x86_insn *in, uint8_t op)
 	case 0xab:
 	case 0xb3:
 	case 0xbb: {
-		static const uint8_t bops[4] = {PV_X86_OP_BT, PV_X86_OP_BTS, PV_X86_OP_BTR, PV_X86_OP_BTC};
+		static const uint8_t bops[4] = {PV_X86_OP_BT, PV_X86_OP_BTS, PV_X86_OP_BTR,
+						PV_X86_OP_BTC};
 		in->op = bops[(op >> 3) & 3];
 		in->form = PV_X86_FORM_RM_REG;
 		return decode_modrm(d, in);
@@ -446,7 +450,8 @@ static pv_err_t decode_0f(struct dec *d, struct pv_x86_insn *in, uint8_t op)
 		unsigned sub = (in->modrm >> 3) & 7;
 		if (sub < 4)
 			return PV_ENOTSUP;
-		static const uint8_t bops[4] = {PV_X86_OP_BT, PV_X86_OP_BTS, PV_X86_OP_BTR, PV_X86_OP_BTC};
+		static const uint8_t bops[4] = {PV_X86_OP_BT, PV_X86_OP_BTS, PV_X86_OP_BTR,
+						PV_X86_OP_BTC};
 		in->op = bops[sub - 4];
 		in->form = PV_X86_FORM_RM_IMM;
 		return take_imm(d, in, 1, false);
@@ -485,7 +490,8 @@ static pv_err_t decode_0f(struct dec *d, struct pv_x86_insn *in, uint8_t op)
 	}
 }
 
-pv_err_t pv_x86emu_decode(const uint8_t *bytes, size_t len, enum pv_x86_mode mode, struct pv_x86_insn *out)
+pv_err_t pv_x86emu_decode(const uint8_t *bytes, size_t len, enum pv_x86_mode mode,
+			  struct pv_x86_insn *out)
 {
 	if (!bytes || !out || (unsigned)mode > PV_X86_MODE_64)
 		return PV_EINVAL;

@@ -124,7 +124,8 @@ static bool cond(uint64_t fl, unsigned cc)
  * Compute op(old, src) at @size. Updates *fl (arithmetic flags only).
  * @bit is the bit number for BT*. Returns the new destination value.
  */
-static uint64_t compute(unsigned op, unsigned size, uint64_t old, uint64_t src, unsigned bit, uint64_t *fl)
+static uint64_t compute(unsigned op, unsigned size, uint64_t old, uint64_t src, unsigned bit,
+			uint64_t *fl)
 {
 	const uint64_t m = x86_size_mask(size);
 	uint64_t a = old & m, b = src & m, r, c = (*fl & FL_CF) ? 1 : 0;
@@ -274,7 +275,8 @@ static const struct pv_segment *seg_ptr(const struct pv_x86emu_state *st, unsign
 }
 
 /* Segmentation: offset -> linear address, with limit/type checks outside 64-bit mode. */
-static pv_err_t seg_la(struct emu *em, unsigned seg, uint64_t off, unsigned size, unsigned acc, uint64_t *la)
+static pv_err_t seg_la(struct emu *em, unsigned seg, uint64_t off, unsigned size, unsigned acc,
+		       uint64_t *la)
 {
 	const struct pv_x86emu_state *st = em->st;
 	const uint8_t vec = seg == PV_X86_SEG_SS ? PV_X86_VEC_SS : PV_X86_VEC_GP;
@@ -317,8 +319,8 @@ static pv_err_t seg_la(struct emu *em, unsigned seg, uint64_t off, unsigned size
 	return PV_OK;
 }
 
-static pv_err_t prep(struct emu *em, unsigned seg, uint64_t off, unsigned size, unsigned acc, bool align16,
-		     struct maccess *m)
+static pv_err_t prep(struct emu *em, unsigned seg, uint64_t off, unsigned size, unsigned acc,
+		     bool align16, struct maccess *m)
 {
 	uint64_t la;
 	pv_err_t e = seg_la(em, seg, off, size, acc, &la);
@@ -371,11 +373,12 @@ static bool bytes_eq(const uint8_t *a, const uint8_t *b, unsigned n)
  * operand lies in one page; a page-splitting operand is updated read/compare/
  * write (no atomicity across two GPAs). On failure @expected gets the
  * current contents. */
-static pv_err_t m_cmpxchg(struct emu *em, const struct maccess *m, uint8_t *expected, const uint8_t *desired,
-			  bool *swapped)
+static pv_err_t m_cmpxchg(struct emu *em, const struct maccess *m, uint8_t *expected,
+			  const uint8_t *desired, bool *swapped)
 {
 	if (m->cnt == 1)
-		return em->ops->cmpxchg_mem(em->ctx, m->gpa[0], m->size, expected, desired, swapped);
+		return em->ops->cmpxchg_mem(em->ctx, m->gpa[0], m->size, expected, desired,
+					    swapped);
 	uint8_t cur[16];
 	pv_err_t e = m_read(em, m, cur);
 	if (e != PV_OK)
@@ -451,8 +454,8 @@ static pv_err_t rm_write(struct emu *em, unsigned size, uint64_t v)
  * with op(old, src). LOCK (or XCHG) makes the memory update atomic through
  * cmpxchg_mem. *@old_out receives the old value (for XCHG/XADD).
  */
-static pv_err_t rmw(struct emu *em, bool dst_mem, unsigned reg, unsigned seg, uint64_t off, unsigned op,
-		    unsigned size, uint64_t src, unsigned bit, uint64_t *old_out)
+static pv_err_t rmw(struct emu *em, bool dst_mem, unsigned reg, unsigned seg, uint64_t off,
+		    unsigned op, unsigned size, uint64_t src, unsigned bit, uint64_t *old_out)
 {
 	uint64_t fl = em->st->regs.rflags;
 	const bool writes = op_writes(op);
@@ -467,13 +470,15 @@ static pv_err_t rmw(struct emu *em, bool dst_mem, unsigned reg, unsigned seg, ui
 	}
 	struct maccess m;
 	uint8_t cur[8], nw[8];
-	pv_err_t e = prep(em, seg, off, size, writes ? PV_X86_ACC_WRITE : PV_X86_ACC_READ, false, &m);
+	pv_err_t e =
+		prep(em, seg, off, size, writes ? PV_X86_ACC_WRITE : PV_X86_ACC_READ, false, &m);
 	if (e != PV_OK)
 		return e;
 	e = m_read(em, &m, cur);
 	if (e != PV_OK)
 		return e;
-	const bool atomic = writes && ((em->in->prefixes & PV_X86_PFX_LOCK) || op == PV_X86_OP_XCHG);
+	const bool atomic =
+		writes && ((em->in->prefixes & PV_X86_PFX_LOCK) || op == PV_X86_OP_XCHG);
 	for (unsigned tries = 0;; tries++) {
 		uint64_t old = x86_load_le(cur, size);
 		fl = em->st->regs.rflags;
@@ -553,8 +558,8 @@ static pv_err_t exec_alu(struct emu *em)
 			int64_t boff = sext64(src, size);
 			if (dst_mem) {
 				/* Bit string: the register offset is signed and may leave the operand. */
-				int64_t units = boff >= 0 ? boff / (int64_t)bits
-							  : -(((-(boff + 1)) / (int64_t)bits) + 1);
+				int64_t units = boff >= 0 ? boff / (int64_t)bits :
+							    -(((-(boff + 1)) / (int64_t)bits) + 1);
 				off = (off + (uint64_t)units * size) & x86_size_mask(in->addrsize);
 			}
 			bit = (unsigned)((uint64_t)boff & (bits - 1));
@@ -643,7 +648,8 @@ static pv_err_t exec_mov(struct emu *em)
 			gpr_set(em, PV_RAX, in->opsize, v);
 		return e;
 	case PV_X86_FORM_MOFFS_ACC:
-		return mem_write_val(em, in->seg, eff_addr(em), in->opsize, gpr_get(em, PV_RAX, in->opsize));
+		return mem_write_val(em, in->seg, eff_addr(em), in->opsize,
+				     gpr_get(em, PV_RAX, in->opsize));
 	default: /* REG_RM: MOV, MOVZX, MOVSX, MOVSXD */
 		e = rm_read(em, in->srcsize, &v);
 		if (e != PV_OK)
@@ -820,13 +826,15 @@ static pv_err_t exec_sse(struct emu *em)
 
 static uint64_t ip_mask(unsigned mode)
 {
-	return mode == PV_X86_MODE_64 ? ~0ull : (mode == PV_X86_MODE_32 ? 0xffffffffull : 0xffffull);
+	return mode == PV_X86_MODE_64 ? ~0ull :
+					(mode == PV_X86_MODE_32 ? 0xffffffffull : 0xffffull);
 }
 
 pv_err_t pv_x86emu_execute(struct pv_x86emu_state *st, const struct pv_x86_insn *insn,
 			   const struct pv_x86emu_ops *ops, void *ctx, struct pv_x86_fault *fault)
 {
-	if (!st || !insn || !ops || !fault || !ops->read_mem || !ops->write_mem || !ops->cmpxchg_mem)
+	if (!st || !insn || !ops || !fault || !ops->read_mem || !ops->write_mem ||
+	    !ops->cmpxchg_mem)
 		return PV_EINVAL;
 	struct emu em = {st, insn, ops, ctx, fault, (unsigned)pv_x86emu_mode(st), 0};
 	if (insn->mode != em.mode || insn->len == 0 || insn->len > PV_X86_MAX_INSN_LEN)

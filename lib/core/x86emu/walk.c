@@ -18,10 +18,10 @@
 #define WALK_MAX_RETRIES 16
 
 struct walk_entry {
-	uint64_t gpa;   /* where the entry lives */
-	uint64_t val;   /* value read */
-	unsigned size;  /* 4 or 8 bytes */
-	bool has_ad;    /* the entry has an accessed bit (PAE PDPTEs do not) */
+	uint64_t gpa;  /* where the entry lives */
+	uint64_t val;  /* value read */
+	unsigned size; /* 4 or 8 bytes */
+	bool has_ad;   /* the entry has an accessed bit (PAE PDPTEs do not) */
 	bool leaf;
 };
 
@@ -34,7 +34,8 @@ enum pv_x86_mode pv_x86emu_mode(const struct pv_x86emu_state *st)
 	return st->sregs.cs.db ? PV_X86_MODE_32 : PV_X86_MODE_16;
 }
 
-static pv_err_t read_entry(const struct pv_x86emu_ops *ops, void *ctx, uint64_t gpa, unsigned size, uint64_t *v)
+static pv_err_t read_entry(const struct pv_x86emu_ops *ops, void *ctx, uint64_t gpa, unsigned size,
+			   uint64_t *v)
 {
 	uint8_t b[8];
 	pv_err_t e = ops->read_mem(ctx, gpa, b, size);
@@ -61,8 +62,9 @@ static pv_err_t pf(struct pv_x86_fault *fault, uint64_t la, uint32_t ec)
 
 /* One walk attempt. Returns PV_OK with *gpa, PV_EFAULTINJ, a callback error,
  * or PV_EBUSY when an A/D update raced with a concurrent change (retry). */
-static pv_err_t walk_once(const struct pv_x86emu_state *st, const struct pv_x86emu_ops *ops, void *ctx, uint64_t la,
-			  unsigned access, uint64_t *gpa, struct pv_x86_fault *fault)
+static pv_err_t walk_once(const struct pv_x86emu_state *st, const struct pv_x86emu_ops *ops,
+			  void *ctx, uint64_t la, unsigned access, uint64_t *gpa,
+			  struct pv_x86_fault *fault)
 {
 	const uint64_t cr0 = st->sregs.cr0, cr4 = st->sregs.cr4, efer = st->sregs.efer;
 	const bool write = (access & PV_X86_ACC_WRITE) != 0;
@@ -97,7 +99,8 @@ static pv_err_t walk_once(const struct pv_x86emu_state *st, const struct pv_x86e
 			table = st->sregs.cr3 & addr_mask;
 		} else {
 			/* PAE: 4 PDPTEs at CR3[31:5]. */
-			uint64_t pdpte_gpa = (st->sregs.cr3 & 0xffffffe0ull) + ((la >> 30) & 3u) * 8u;
+			uint64_t pdpte_gpa =
+				(st->sregs.cr3 & 0xffffffe0ull) + ((la >> 30) & 3u) * 8u;
 			uint64_t v;
 			pv_err_t e = read_entry(ops, ctx, pdpte_gpa, 8, &v);
 			if (e != PV_OK)
@@ -105,7 +108,8 @@ static pv_err_t walk_once(const struct pv_x86emu_state *st, const struct pv_x86e
 			if (!(v & PTE_P))
 				return pf(fault, la, ec_base);
 			/* Reserved: bits 2:1, 8:5, 63 and MAXPHYADDR..62. */
-			uint64_t rsvd = 0x6ull | 0x1e0ull | (1ull << 63) | (~((1ull << maxpa) - 1) & ~(1ull << 63));
+			uint64_t rsvd = 0x6ull | 0x1e0ull | (1ull << 63) |
+					(~((1ull << maxpa) - 1) & ~(1ull << 63));
 			if (v & rsvd)
 				return pf(fault, la, ec_base | PV_X86_PF_P | PV_X86_PF_RSVD);
 			ent[n++] = (struct walk_entry){pdpte_gpa, v, 8, false, false};
@@ -193,7 +197,8 @@ static pv_err_t walk_once(const struct pv_x86emu_state *st, const struct pv_x86e
 		if (fetch && us && (cr4 & X86_CR4_SMEP))
 			denied = true;
 		if (!fetch && us && (cr4 & X86_CR4_SMAP)) {
-			bool ac_override = !implicit && cpl < 3 && (st->regs.rflags & X86_RFLAGS_AC);
+			bool ac_override =
+				!implicit && cpl < 3 && (st->regs.rflags & X86_RFLAGS_AC);
 			if (!ac_override)
 				denied = true;
 		}
@@ -224,8 +229,9 @@ static pv_err_t walk_once(const struct pv_x86emu_state *st, const struct pv_x86e
 	return PV_OK;
 }
 
-pv_err_t pv_x86emu_translate(const struct pv_x86emu_state *st, const struct pv_x86emu_ops *ops, void *ctx,
-			     uint64_t la, unsigned access, uint64_t *gpa, struct pv_x86_fault *fault)
+pv_err_t pv_x86emu_translate(const struct pv_x86emu_state *st, const struct pv_x86emu_ops *ops,
+			     void *ctx, uint64_t la, unsigned access, uint64_t *gpa,
+			     struct pv_x86_fault *fault)
 {
 	if (!st || !ops || !ops->read_mem || !ops->cmpxchg_mem || !gpa || !fault)
 		return PV_EINVAL;

@@ -116,7 +116,8 @@ static inline uint64_t x86_size_mask(unsigned size)
 	return size >= 8 ? ~0ull : ((1ull << (size * 8u)) - 1u);
 }
 
-static inline void x86_set_fault(struct pv_x86_fault *f, uint8_t vec, bool has_ec, uint32_t ec, uint64_t addr)
+static inline void x86_set_fault(struct pv_x86_fault *f, uint8_t vec, bool has_ec, uint32_t ec,
+				 uint64_t addr)
 {
 	f->vector = vec;
 	f->has_error_code = has_ec;
