@@ -17,6 +17,11 @@ set(PV_TMK_GUEST_CFLAGS
 
 function(pv_tmk_guest)
   cmake_parse_arguments(G "" "NAME" "SOURCES;INCLUDES" ${ARGN})
+  # GCC emits the .tmk_cases entries in reverse order unless told to keep source order.
+  set(order_flag)
+  if(CMAKE_C_COMPILER_ID STREQUAL "GNU")
+    set(order_flag -fno-toplevel-reorder)
+  endif()
   set(out ${CMAKE_CURRENT_BINARY_DIR}/${G_NAME}.elf)
   set(srcs ${PV_TMK_DIR}/runtime/start.S ${PV_TMK_DIR}/runtime/runtime.c)
   foreach(s ${G_SOURCES})
@@ -29,7 +34,7 @@ function(pv_tmk_guest)
     list(APPEND incs -I${abs})
   endforeach()
   add_custom_command(OUTPUT ${out}
-    COMMAND ${CMAKE_C_COMPILER} ${PV_TMK_GUEST_CFLAGS} ${incs}
+    COMMAND ${CMAKE_C_COMPILER} ${PV_TMK_GUEST_CFLAGS} ${order_flag} ${incs}
             -Wl,--build-id=none -Wl,-T,${PV_TMK_DIR}/runtime/tmk.ld
             -Wl,-z,max-page-size=0x1000 -Wl,--no-warn-rwx-segments
             -o ${out} ${srcs}
