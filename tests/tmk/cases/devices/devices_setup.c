@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: MIT */
+/* Host side of the devices TMK: UART (memory backend), RTC, vTPM (when built)
+ * and, without an in-kernel irqchip, an interrupt router that turns rising
+ * line edges into injected vectors. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "devices_cases.h"
+#include "paravisor/rtc_cmos.h"
+#include "paravisor/uart16550.h"
+#include "tmk_host.h"
+#ifdef PV_TMK_HAVE_VTPM
+#include "paravisor/vtpm.h"
+#endif
+
+struct devfx {
+	struct pv_partition *part;
+	struct pv_uart *uart;
+	struct pv_rtc *rtc;
+	struct pv_uart_membuf mem;
+	uint8_t tx[1024];
+	bool level[16];
+#ifdef PV_TMK_HAVE_VTPM
+	struct pv_vtpm *vtpm;
+	uint8_t *blob;
+	size_t blob_len;
+#endif
+};
+
+static pv_err_t router(void *ctx, bool is_msi, uint32_t gsi, bool level, uint64_t address,
+		       uint32_t data)
+{
+	struct devfx *f = ctx;
+	(void)address;
+	(void)data;
+	if (is_msi || gsi >= 16)
+		return PV_OK;
+	bool rising = level && !f->level[gsi];
+	f->level[gsi] = level;
+	if (!rising)
+		return PV_OK;
+	uint8_t vector = gsi == DEV_UART_IRQ ? DEV_UART_VECTOR : gsi == DEV_RTC_IRQ ? DEV_RTC_VECTOR : 0;
+	if (!vector)
+		return PV_OK;
+	struct pv_event ev = {.kind = PV_EVENT_INTERRUPT, .vector = vector};
+	return pv_vcpu_inject(pv_partition_vcpu(f->part, 0), &ev);
+}
+
+#ifdef PV_TMK_HAVE_VTPM
+/* One-blob memory storage: the TMK only needs a TPM for one run. */
+static pv_err_t st_load(void *ctx, const char *name, uint8_t *buf, size_t cap, size_t *len)
+{
+	struct devfx *f = ctx;
+	if (strcmp(name, PV_VTPM_STATE_PERMANENT) || !f->blob)
+		return PV_ENOENT;
+	*len = f->blob_len;
+	if (!buf || cap < f->blob_len)
+		return PV_ERANGE;
+	memcpy(buf, f->blob, f->blob_len);
+	return PV_OK;
+}
+
+static pv_err_t st_store(void *ctx, const char *name, const uint8_t *data, size_t len)
+{
+	struct devfx *f = ctx;
+	if (strcmp(name, PV_VTPM_STATE_PERMANENT))
+		return PV_OK;
+	uint8_t *copy = malloc(len ? len : 1);
+	if (!copy)
+		return PV_ENOMEM;
+	memcpy(copy, data, len);
+	free(f->blob);
+	f->blob = copy;
+	f->blob_len = len;
+	return PV_OK;
+}
+
+static pv_err_t st_remove(void *ctx, const char *name)
+{
+	(void)ctx;
+	(void)name;
+	return PV_OK;
+}
+#endif
+
+static void teardown(struct tmk_host *h, void *ctx)
+{
+	struct devfx *f = ctx;
+	(void)h;
+	if (!f)
+		return;
+	pv_irq_set_router(f->part, NULL, NULL);
+	pv_uart_destroy(f->uart);
+	pv_rtc_destroy(f->rtc);
+#ifdef PV_TMK_HAVE_VTPM
+	pv_vtpm_destroy(f->vtpm);
+	free(f->blob);
+#endif
+	free(f);
+}
+
+static pv_err_t setup(struct tmk_host *h, struct pv_partition *part, void **ctx)
+{
+	struct devfx *f = calloc(1, sizeof(*f));
+	if (!f)
+		return PV_ENOMEM;
+	f->part = part;
+	*ctx = f;
+	if (!(pv_partition_port(part)->caps & PV_PORT_CAP_IRQCHIP))
+		pv_irq_set_router(part, router, f);
+	f->mem.tx = f->tx;
+	f->mem.tx_cap = sizeof(f->tx);
+	struct pv_uart_config uc = {.io_base = DEV_UART_BASE, .irq = DEV_UART_IRQ};
+	uc.backend = pv_uart_backend_mem(&f->mem);
+	pv_err_t err = pv_uart_create(part, &uc, &f->uart);
+	if (err)
+		goto fail;
+	struct pv_rtc_config rc = {.io_base = PV_RTC_IO_BASE, .irq = DEV_RTC_IRQ,
+				   .epoch_sec = DEV_RTC_EPOCH};
+	err = pv_rtc_create(part, &rc, &f->rtc);
+	if (err)
+		goto fail;
+#ifdef PV_TMK_HAVE_VTPM
+	struct pv_vtpm_config vc = {.startup = PV_VTPM_STARTUP_CLEAR};
+	vc.storage.ctx = f;
+	vc.storage.load = st_load;
+	vc.storage.store = st_store;
+	vc.storage.remove = st_remove;
+	err = pv_vtpm_create(part, &vc, &f->vtpm);
+	if (err)
+		goto fail;
+#endif
+	return PV_OK;
+fail:
+	teardown(h, f);
+	*ctx = NULL;
+	return err;
+}
+
+static bool check(struct tmk_host *h, void *ctx)
+{
+	struct devfx *f = ctx;
+	const char *want = DEV_TX_MESSAGE;
+	size_t n = strlen(want);
+	if (f->mem.tx_len != n || memcmp(f->tx, want, n) != 0) {
+		tmk_host_fail(h, "UART backend got %zu bytes, wanted the %zu-byte message",
+			      f->mem.tx_len, n);
+		return false;
+	}
+	return true;
+}
+
+const struct tmk_setup tmk_setup = {
+	.name = "tmk_devices",
+	.vcpus = 1,
+	.setup = setup,
+	.check = check,
+	.teardown = teardown,
+};
