@@ -71,15 +71,15 @@ static double run_raw(uint32_t n)
 	int vcpu = -1;
 	struct kvm_run *run = MAP_FAILED;
 	size_t run_size = (size_t)ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
-	uint8_t *mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-			    -1, 0);
+	uint8_t *mem =
+		mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (vm < 0 || mem == MAP_FAILED)
 		goto out;
 	make_guest(mem + CODE_GPA, n);
 	struct kvm_userspace_memory_region r = {.slot = 0,
-						 .guest_phys_addr = 0,
-						 .memory_size = MEM_SIZE,
-						 .userspace_addr = (uint64_t)(uintptr_t)mem};
+						.guest_phys_addr = 0,
+						.memory_size = MEM_SIZE,
+						.userspace_addr = (uint64_t)(uintptr_t)mem};
 	if (ioctl(vm, KVM_SET_USER_MEMORY_REGION, &r) < 0)
 		goto out;
 	vcpu = ioctl(vm, KVM_CREATE_VCPU, 0);
@@ -131,8 +131,8 @@ out:
 
 static uint64_t lib_count;
 
-static pv_err_t io_fn(void *ctx, struct pv_vcpu *vcpu, uint16_t offset, uint8_t size,
-		      bool is_write, uint32_t *data)
+static pv_err_t io_fn(void *ctx, struct pv_vcpu *vcpu, uint16_t offset, uint8_t size, bool is_write,
+		      uint32_t *data)
 {
 	(void)ctx;
 	(void)size;

@@ -41,8 +41,9 @@ struct opts {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: pvrun --port kvm|mock --image FILE [--mem MiB] [--vcpus N]\n"
-		   "             [--device NAME ...] [--irqchip] [--timeout SEC] [--list-devices]\n");
+	fprintf(f,
+		"usage: pvrun --port kvm|mock --image FILE [--mem MiB] [--vcpus N]\n"
+		"             [--device NAME ...] [--irqchip] [--timeout SEC] [--list-devices]\n");
 }
 
 static void list_devices(void)
@@ -113,7 +114,8 @@ static int parse(int argc, char **argv, struct opts *o)
 	}
 	if (o->mem_mib < 2 || o->mem_mib > 4096 || o->vcpus < 1 || o->vcpus > TMK_MAX_VCPUS ||
 	    o->timeout_s == 0) {
-		fprintf(stderr, "pvrun: need 2 <= --mem <= 4096, 1 <= --vcpus <= %u, --timeout > 0\n",
+		fprintf(stderr,
+			"pvrun: need 2 <= --mem <= 4096, 1 <= --vcpus <= %u, --timeout > 0\n",
 			TMK_MAX_VCPUS);
 		return -1;
 	}
@@ -181,7 +183,8 @@ static void summary(struct pv_partition *part, const char *port, double secs)
 	}
 	printf("  %-18s %10llu\n", "total", (unsigned long long)total);
 	printf("unhandled: IN %llu, OUT %llu, MMIO read %llu, MMIO write %llu, MSR %llu\n",
-	       (unsigned long long)st.io_unhandled_reads, (unsigned long long)st.io_unhandled_writes,
+	       (unsigned long long)st.io_unhandled_reads,
+	       (unsigned long long)st.io_unhandled_writes,
 	       (unsigned long long)st.mmio_unhandled_reads,
 	       (unsigned long long)st.mmio_unhandled_writes, (unsigned long long)st.msr_unhandled);
 	printf("run time: %.3f s\n", secs);
@@ -221,8 +224,11 @@ static int run_kvm(const struct opts *o)
 	summary(part, "kvm", secs);
 	bool ok = !err && tmk_result_ok(&res);
 	printf("guest verdict: %s (%u passed, %u failed, %u skipped)%s%s\n",
-	       !res.done ? "none" : res.verdict ? "FAIL" : "PASS", res.passed, res.failed,
-	       res.skipped, res.first_failure[0] ? "; first failure: " : "", res.first_failure);
+	       !res.done   ? "none" :
+	       res.verdict ? "FAIL" :
+			     "PASS",
+	       res.passed, res.failed, res.skipped, res.first_failure[0] ? "; first failure: " : "",
+	       res.first_failure);
 	detach_devices(o, part);
 	pv_partition_destroy(part);
 	pv_kvm_destroy(kvm);
@@ -301,9 +307,9 @@ static int run_mock(const struct opts *o)
 	size_t n = fread(img, 1, sizeof(img), f);
 	fclose(f);
 	uint64_t entry = TMK_IMAGE_BASE;
-	err = n >= 4 && !memcmp(img, "\177ELF", 4)
-		      ? pv_kvm_load_elf(part, img, n, &entry)
-		      : pv_kvm_load_flat(part, pv_gpa(TMK_IMAGE_BASE), img, n);
+	err = n >= 4 && !memcmp(img, "\177ELF", 4) ?
+		      pv_kvm_load_elf(part, img, n, &entry) :
+		      pv_kvm_load_flat(part, pv_gpa(TMK_IMAGE_BASE), img, n);
 	if (err) {
 		fprintf(stderr, "pvrun: loading %s: %s\n", o->image, pv_strerror(err));
 		goto detach;

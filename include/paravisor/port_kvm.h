@@ -116,8 +116,7 @@ const struct pv_port_ops *pv_kvm_port_ops(const struct pv_kvm *kvm);
  * @return ::PV_OK or the error of pv_mem_write() (nothing partial is left
  *         only if the range check fails up front).
  */
-pv_err_t pv_kvm_load_flat(struct pv_partition *part, pv_gpa_t gpa, const void *image,
-			  size_t size);
+pv_err_t pv_kvm_load_flat(struct pv_partition *part, pv_gpa_t gpa, const void *image, size_t size);
 
 /**
  * @brief Load the PT_LOAD segments of an ELF64 x86-64 image at their
@@ -156,8 +155,8 @@ pv_err_t pv_kvm_build_long_mode_tables(struct pv_partition *part, pv_gpa_t table
  * @param rsi Second argument register.
  * @return ::PV_OK or the port's register-access error.
  */
-pv_err_t pv_kvm_setup_long_mode(struct pv_vcpu *vcpu, pv_gpa_t tables, uint64_t rip,
-				uint64_t rsp, uint64_t rdi, uint64_t rsi);
+pv_err_t pv_kvm_setup_long_mode(struct pv_vcpu *vcpu, pv_gpa_t tables, uint64_t rip, uint64_t rsp,
+				uint64_t rdi, uint64_t rsi);
 
 #ifdef __cplusplus
 }

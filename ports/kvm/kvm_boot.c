@@ -21,8 +21,7 @@
 #define SEL_DATA 0x10u
 #define SEL_TSS 0x18u
 
-pv_err_t pv_kvm_load_flat(struct pv_partition *part, pv_gpa_t gpa, const void *image,
-			  size_t size)
+pv_err_t pv_kvm_load_flat(struct pv_partition *part, pv_gpa_t gpa, const void *image, size_t size)
 {
 	if (!part || (size && !image))
 		return PV_EINVAL;
@@ -32,8 +31,7 @@ pv_err_t pv_kvm_load_flat(struct pv_partition *part, pv_gpa_t gpa, const void *i
 	return pv_mem_write(part, PV_ACCESS_PARAVISOR, gpa, image, size);
 }
 
-pv_err_t pv_kvm_load_elf(struct pv_partition *part, const void *image, size_t size,
-			 uint64_t *entry)
+pv_err_t pv_kvm_load_elf(struct pv_partition *part, const void *image, size_t size, uint64_t *entry)
 {
 	Elf64_Ehdr eh;
 	if (!part || !image || !entry)
@@ -57,8 +55,8 @@ pv_err_t pv_kvm_load_elf(struct pv_partition *part, const void *image, size_t si
 			if (ph.p_type != PT_LOAD || ph.p_memsz == 0)
 				continue;
 			if (ph.p_filesz > ph.p_memsz || ph.p_offset > size ||
-			    ph.p_filesz > size - ph.p_offset || ph.p_paddr + ph.p_memsz < ph.p_paddr ||
-			    ph.p_memsz > SIZE_MAX)
+			    ph.p_filesz > size - ph.p_offset ||
+			    ph.p_paddr + ph.p_memsz < ph.p_paddr || ph.p_memsz > SIZE_MAX)
 				return PV_EBADMSG;
 			pv_err_t err;
 			if (pass == 0) {
@@ -83,7 +81,8 @@ pv_err_t pv_kvm_load_elf(struct pv_partition *part, const void *image, size_t si
 
 pv_err_t pv_kvm_build_long_mode_tables(struct pv_partition *part, pv_gpa_t tables)
 {
-	if (!part || (tables.v & (PV_PAGE_SIZE - 1)) || tables.v > UINT64_MAX - PV_KVM_BOOT_TABLES_SIZE)
+	if (!part || (tables.v & (PV_PAGE_SIZE - 1)) ||
+	    tables.v > UINT64_MAX - PV_KVM_BOOT_TABLES_SIZE)
 		return PV_EINVAL;
 	pv_err_t err = pv_mem_check(part, PV_ACCESS_PARAVISOR, tables, PV_KVM_BOOT_TABLES_SIZE,
 				    PV_PERM_WRITE);
@@ -111,8 +110,8 @@ pv_err_t pv_kvm_build_long_mode_tables(struct pv_partition *part, pv_gpa_t table
 	err = pv_mem_write(part, PV_ACCESS_PARAVISOR, pv_gpa(tables.v + OFF_PML4), &e, sizeof(e));
 	for (uint64_t i = 0; i < 4 && !err; i++) {
 		e = (tables.v + OFF_PD + i * PV_PAGE_SIZE) | 0x3;
-		err = pv_mem_write(part, PV_ACCESS_PARAVISOR, pv_gpa(tables.v + OFF_PDPT + i * 8), &e,
-				   sizeof(e));
+		err = pv_mem_write(part, PV_ACCESS_PARAVISOR, pv_gpa(tables.v + OFF_PDPT + i * 8),
+				   &e, sizeof(e));
 	}
 	for (uint64_t i = 0; i < 4 && !err; i++) {
 		uint64_t pd[512];
@@ -138,8 +137,8 @@ static void flat_seg(struct pv_segment *s, uint16_t sel, uint8_t type, bool code
 	s->db = code ? 0 : 1;
 }
 
-pv_err_t pv_kvm_setup_long_mode(struct pv_vcpu *vcpu, pv_gpa_t tables, uint64_t rip,
-				uint64_t rsp, uint64_t rdi, uint64_t rsi)
+pv_err_t pv_kvm_setup_long_mode(struct pv_vcpu *vcpu, pv_gpa_t tables, uint64_t rip, uint64_t rsp,
+				uint64_t rdi, uint64_t rsi)
 {
 	struct pv_sregs s;
 	if (!vcpu)
@@ -168,8 +167,8 @@ pv_err_t pv_kvm_setup_long_mode(struct pv_vcpu *vcpu, pv_gpa_t tables, uint64_t 
 	s.idt.limit = 0;
 	s.cr0 = 0x80050033ull; /* PG WP NE ET MP PE */
 	s.cr3 = tables.v + OFF_PML4;
-	s.cr4 = 0x620;         /* OSXMMEXCPT OSFXSR PAE */
-	s.efer = 0x500;        /* LMA LME */
+	s.cr4 = 0x620;  /* OSXMMEXCPT OSFXSR PAE */
+	s.efer = 0x500; /* LMA LME */
 	err = pv_vcpu_set_sregs(vcpu, &s);
 	if (err)
 		return err;

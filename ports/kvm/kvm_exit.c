@@ -184,7 +184,8 @@ pv_err_t pv_kvm_xlate_complete(struct kvm_run *run, size_t run_size, uint16_t hc
 		break;
 	}
 	case PV_EXIT_MMIO:
-		if (run->exit_reason != KVM_EXIT_MMIO || run->mmio.phys_addr != exit->u.mmio.gpa.v ||
+		if (run->exit_reason != KVM_EXIT_MMIO ||
+		    run->mmio.phys_addr != exit->u.mmio.gpa.v ||
 		    run->mmio.len != exit->u.mmio.size || run->mmio.len > sizeof(run->mmio.data) ||
 		    (run->mmio.is_write != 0) != exit->u.mmio.is_write)
 			return PV_EINVAL;
@@ -195,7 +196,8 @@ pv_err_t pv_kvm_xlate_complete(struct kvm_run *run, size_t run_size, uint16_t hc
 		break;
 	case PV_EXIT_MSR_READ:
 	case PV_EXIT_MSR_WRITE: {
-		uint32_t want = exit->kind == PV_EXIT_MSR_READ ? KVM_EXIT_X86_RDMSR : KVM_EXIT_X86_WRMSR;
+		uint32_t want =
+			exit->kind == PV_EXIT_MSR_READ ? KVM_EXIT_X86_RDMSR : KVM_EXIT_X86_WRMSR;
 		if (run->exit_reason != want || run->msr.index != exit->u.msr.index)
 			return PV_EINVAL;
 		/* #GP on the MSR instruction is KVM's job: it then faults at the right RIP. */
@@ -417,8 +419,8 @@ pv_err_t pv_kvm_build_msr_filter(const struct pv_msr_range *ranges, size_t count
 
 	memset(filter, 0, sizeof(*filter));
 	filter->flags = KVM_MSR_FILTER_DEFAULT_ALLOW;
-	size_t w = 0;          /* windows used */
-	uint64_t pos = 0;      /* next MSR not yet covered */
+	size_t w = 0;     /* windows used */
+	uint64_t pos = 0; /* next MSR not yet covered */
 	for (size_t i = 0; i < n; i++) {
 		uint64_t first = r[i].first, end = first + r[i].count;
 		if (first < pos)
@@ -443,7 +445,7 @@ pv_err_t pv_kvm_build_msr_filter(const struct pv_msr_range *ranges, size_t count
 			uint64_t stop = end < win_end ? end : win_end;
 			for (uint64_t m = first; m < stop; m++) {
 				uint64_t bit = m - cur->base;
-				cur->bitmap[bit / 8] &= (uint8_t)~(1u << (bit % 8));
+				cur->bitmap[bit / 8] &= (uint8_t) ~(1u << (bit % 8));
 			}
 			if (stop - cur->base > cur->nmsrs)
 				cur->nmsrs = (uint32_t)(stop - cur->base);

@@ -18,10 +18,10 @@
 
 /* Result of pv_kvm_xlate_exit(). */
 enum pv_kvm_xlate {
-	PV_KVM_XLATE_EXIT = 0,  /* @exit is filled: hand it to the library */
+	PV_KVM_XLATE_EXIT = 0, /* @exit is filled: hand it to the library */
 	PV_KVM_XLATE_HYPERCALL, /* the hypercall OUT: fill registers with pv_kvm_hypercall_from_regs() */
-	PV_KVM_XLATE_REENTER,   /* nothing for the library (interrupt window, EINTR-like) */
-	PV_KVM_XLATE_BAD        /* kvm_run is inconsistent: @exit is an internal error */
+	PV_KVM_XLATE_REENTER, /* nothing for the library (interrupt window, EINTR-like) */
+	PV_KVM_XLATE_BAD      /* kvm_run is inconsistent: @exit is an internal error */
 };
 
 /* Codes in pv_exit_error::code for errors the port itself reports. */
@@ -34,8 +34,8 @@ enum pv_kvm_xlate {
 #define PV_KVM_PORT_DEBUG 1 /* KVM_EXIT_DEBUG; data[0] = exception, data[1] = pc */
 
 /* Completion work the caller must still do (flags from pv_kvm_xlate_complete()). */
-#define PV_KVM_TODO_INJECT (1u << 0)  /* deliver exit->inject through vCPU events */
-#define PV_KVM_TODO_HCALL (1u << 1)   /* write the hypercall result into the registers */
+#define PV_KVM_TODO_INJECT (1u << 0) /* deliver exit->inject through vCPU events */
+#define PV_KVM_TODO_HCALL (1u << 1)  /* write the hypercall result into the registers */
 
 /*
  * Translate the exit KVM left in @run (mapped size @run_size) into @exit.

@@ -74,9 +74,9 @@ struct pv_kvm_vcpu {
 	pthread_t thread;
 
 	atomic_bool stop_req;
-	atomic_uint pending;           /* PV_KVM_PEND_* */
-	atomic_ullong irq_bits[4];     /* vectors waiting (no irqchip) */
-	pthread_mutex_t ev_lock;       /* pending_exc */
+	atomic_uint pending;       /* PV_KVM_PEND_* */
+	atomic_ullong irq_bits[4]; /* vectors waiting (no irqchip) */
+	pthread_mutex_t ev_lock;   /* pending_exc */
 	struct pv_event pending_exc;
 	bool exc_queued;
 

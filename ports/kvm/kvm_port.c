@@ -22,7 +22,7 @@
 
 #define KVM_TSS_ADDR 0xfffbd000ul
 
-#define LOG_ERRNO(part, what, e)                                                            \
+#define LOG_ERRNO(part, what, e) \
 	pv_log((part), PV_LOG_ERROR, "kvm", "%s failed: errno %d (%s)", (what), (e), strerror(e))
 
 /* ------------------------------------------------------------------ */
@@ -212,8 +212,8 @@ static pv_err_t apply_msr_filter(struct pv_kvm_part *p, const struct pv_msr_rang
 	pv_err_t err = pv_kvm_build_msr_filter(ranges, count, &f, p->msr_bitmaps);
 	if (err) {
 		pthread_mutex_unlock(&p->lock);
-		pv_log(p->part, PV_LOG_ERROR, "kvm", "MSR filter (%zu ranges) not representable: %s",
-		       count, pv_strerror(err));
+		pv_log(p->part, PV_LOG_ERROR, "kvm",
+		       "MSR filter (%zu ranges) not representable: %s", count, pv_strerror(err));
 		return err;
 	}
 	int r = ioctl(p->vm_fd, KVM_X86_SET_MSR_FILTER, &f);
@@ -410,7 +410,8 @@ static pv_err_t kvm_vcpu_create(void *pdata, uint32_t index, struct pv_vcpu *vcp
 	atomic_init(&v->pending, 0);
 	for (int i = 0; i < 4; i++)
 		atomic_init(&v->irq_bits[i], 0);
-	v->cpuid = calloc(1, sizeof(*v->cpuid) + PV_KVM_MAX_CPUID * sizeof(struct kvm_cpuid_entry2));
+	v->cpuid =
+		calloc(1, sizeof(*v->cpuid) + PV_KVM_MAX_CPUID * sizeof(struct kvm_cpuid_entry2));
 	if (!v->cpuid || pthread_mutex_init(&v->kick_lock, NULL)) {
 		free(v->cpuid);
 		free(v);

@@ -114,7 +114,8 @@ pv_err_t pv_kvm_timer_create(void *pdata, pv_port_timer_fn fn, void *ctx, void *
 		if (r) {
 			pthread_mutex_unlock(&t->lock);
 			free(x);
-			pv_log(p->part, PV_LOG_ERROR, "kvm", "timer thread: pthread_create: errno %d", r);
+			pv_log(p->part, PV_LOG_ERROR, "kvm",
+			       "timer thread: pthread_create: errno %d", r);
 			return PV_ENOMEM;
 		}
 		t->started = true;

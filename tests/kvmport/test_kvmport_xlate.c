@@ -196,8 +196,8 @@ static void test_hypercall_regs(void **state)
 	pv_kvm_hypercall_from_regs(&r, &s, &e);
 	assert_false(e.u.hypercall.is_64bit);
 	assert_int_equal(e.u.hypercall.control, 0x6666666600000005ull); /* EDX:EAX */
-	assert_int_equal(e.u.hypercall.input, 0x4444444400000002ull); /* EBX:ECX */
-	assert_int_equal(e.u.hypercall.output, 0xbbbbbbbbaaaaaaaaull); /* EDI:ESI */
+	assert_int_equal(e.u.hypercall.input, 0x4444444400000002ull);   /* EBX:ECX */
+	assert_int_equal(e.u.hypercall.output, 0xbbbbbbbbaaaaaaaaull);  /* EDI:ESI */
 	pv_kvm_hypercall_set_result(&r, false, 0x123456789abcdef0ull);
 	assert_int_equal(r.rax, 0x9abcdef0ull);
 	assert_int_equal(r.rdx, 0x12345678ull);
@@ -458,12 +458,24 @@ static void test_sregs_roundtrip(void **state)
 	struct kvm_sregs k, k2;
 	struct pv_sregs s;
 	memset(&k, 0, sizeof(k));
-	k.cs = (struct kvm_segment){.base = 0, .limit = 0xffffffff, .selector = 8, .type = 11,
-				    .present = 1, .s = 1, .l = 1, .g = 1};
-	k.ss = (struct kvm_segment){.limit = 0xffffffff, .selector = 0x10, .type = 3, .present = 1,
-				    .db = 1, .s = 1, .g = 1, .dpl = 0};
-	k.tr = (struct kvm_segment){.base = 0x10800, .limit = 0x67, .selector = 0x18, .type = 11,
-				    .present = 1};
+	k.cs = (struct kvm_segment){.base = 0,
+				    .limit = 0xffffffff,
+				    .selector = 8,
+				    .type = 11,
+				    .present = 1,
+				    .s = 1,
+				    .l = 1,
+				    .g = 1};
+	k.ss = (struct kvm_segment){.limit = 0xffffffff,
+				    .selector = 0x10,
+				    .type = 3,
+				    .present = 1,
+				    .db = 1,
+				    .s = 1,
+				    .g = 1,
+				    .dpl = 0};
+	k.tr = (struct kvm_segment){
+		.base = 0x10800, .limit = 0x67, .selector = 0x18, .type = 11, .present = 1};
 	k.ldt.unusable = 1;
 	k.gdt.base = 0x10000;
 	k.gdt.limit = 39;

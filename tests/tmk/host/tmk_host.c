@@ -122,7 +122,8 @@ static void *ap_main(void *arg)
 static pv_err_t start_vcpu(struct tmk_host *h, uint64_t index)
 {
 	if (index == 0 || index >= h->vcpus || index >= TMK_MAX_VCPUS) {
-		tmk_host_fail(h, "guest asked to start invalid vCPU %llu", (unsigned long long)index);
+		tmk_host_fail(h, "guest asked to start invalid vCPU %llu",
+			      (unsigned long long)index);
 		return PV_EINVAL;
 	}
 	pthread_mutex_lock(&h->lock);
@@ -132,8 +133,8 @@ static pv_err_t start_vcpu(struct tmk_host *h, uint64_t index)
 		return PV_EEXIST;
 	}
 	struct pv_vcpu *v = pv_partition_vcpu(h->part, (uint32_t)index);
-	pv_err_t err = pv_kvm_setup_long_mode(v, pv_gpa(TMK_BOOT_TABLES), h->entry, 0, index,
-					      h->vcpus);
+	pv_err_t err =
+		pv_kvm_setup_long_mode(v, pv_gpa(TMK_BOOT_TABLES), h->entry, 0, index, h->vcpus);
 	if (!err && pthread_create(&h->ap_thread[index], NULL, ap_main, v) != 0)
 		err = PV_ENOMEM;
 	if (!err)
@@ -209,9 +210,9 @@ static pv_err_t report_io(void *ctx, struct pv_vcpu *vcpu, uint16_t offset, uint
 		pthread_mutex_unlock(&h->lock);
 		if (!quiet)
 			printf("[ %8s ] %s\n",
-			       m.arg[0] == TMK_PASS   ? "OK"
-			       : m.arg[0] == TMK_SKIP ? "SKIPPED"
-						      : "FAILED",
+			       m.arg[0] == TMK_PASS ? "OK" :
+			       m.arg[0] == TMK_SKIP ? "SKIPPED" :
+						      "FAILED",
 			       m.text);
 		break;
 	case TMK_MSG_FAIL_DETAIL:
@@ -369,7 +370,8 @@ pv_err_t tmk_host_run(struct pv_partition *part, const struct tmk_host_config *c
 		err = pv_kvm_build_long_mode_tables(part, pv_gpa(TMK_BOOT_TABLES));
 	struct pv_vcpu *bsp = pv_partition_vcpu(part, 0);
 	if (!err)
-		err = pv_kvm_setup_long_mode(bsp, pv_gpa(TMK_BOOT_TABLES), h->entry, 0, 0, h->vcpus);
+		err = pv_kvm_setup_long_mode(bsp, pv_gpa(TMK_BOOT_TABLES), h->entry, 0, 0,
+					     h->vcpus);
 	if (err && !res->first_failure[0])
 		tmk_host_fail(h, "preparing the guest failed: %s", pv_strerror(err));
 
@@ -390,7 +392,8 @@ pv_err_t tmk_host_run(struct pv_partition *part, const struct tmk_host_config *c
 			tmk_host_fail(h, "port internal error, code 0x%x",
 				      (unsigned)last.u.error.code);
 		else if (last.kind != PV_EXIT_STOPPED)
-			tmk_host_fail(h, "vCPU 0 ended with a %s exit", pv_exit_kind_name(last.kind));
+			tmk_host_fail(h, "vCPU 0 ended with a %s exit",
+				      pv_exit_kind_name(last.kind));
 		/* Application processors: stop and join. */
 		for (uint32_t i = 1; i < h->vcpus && i < TMK_MAX_VCPUS; i++) {
 			pthread_mutex_lock(&h->lock);
@@ -431,8 +434,8 @@ pv_err_t tmk_host_run(struct pv_partition *part, const struct tmk_host_config *c
 	return err;
 }
 
-pv_err_t tmk_host_kvm_partition(bool irqchip, uint32_t vcpus, uint32_t mem_mib,
-				struct pv_kvm **kvm, struct pv_partition **part)
+pv_err_t tmk_host_kvm_partition(bool irqchip, uint32_t vcpus, uint32_t mem_mib, struct pv_kvm **kvm,
+				struct pv_partition **part)
 {
 	struct pv_kvm_options o;
 	pv_kvm_options_init(&o);
@@ -441,9 +444,8 @@ pv_err_t tmk_host_kvm_partition(bool irqchip, uint32_t vcpus, uint32_t mem_mib,
 	pv_err_t err = pv_kvm_create(&o, kvm);
 	if (err)
 		return err;
-	struct pv_mem_range ram = {pv_gpa(0), (uint64_t)(mem_mib ? mem_mib : TMK_DEFAULT_MEM_MIB)
-						       << 20,
-				   PV_MEM_RAM};
+	struct pv_mem_range ram = {
+		pv_gpa(0), (uint64_t)(mem_mib ? mem_mib : TMK_DEFAULT_MEM_MIB) << 20, PV_MEM_RAM};
 	struct pv_partition_config pc;
 	memset(&pc, 0, sizeof(pc));
 	pc.vcpu_count = vcpus ? vcpus : 1;

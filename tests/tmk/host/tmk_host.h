@@ -38,20 +38,20 @@ struct tmk_setup {
 };
 
 struct tmk_host_config {
-	const char *image_path;           /* ELF (or flat binary loaded at TMK_IMAGE_BASE) */
-	uint32_t vcpus;                   /* vCPUs in the partition */
-	uint32_t timeout_ms;              /* 0: 30000 */
-	FILE *console;                    /* guest console (NULL: stdout) */
-	bool quiet;                       /* no per-case lines */
-	const struct tmk_setup *setup;    /* may be NULL */
+	const char *image_path;        /* ELF (or flat binary loaded at TMK_IMAGE_BASE) */
+	uint32_t vcpus;                /* vCPUs in the partition */
+	uint32_t timeout_ms;           /* 0: 30000 */
+	FILE *console;                 /* guest console (NULL: stdout) */
+	bool quiet;                    /* no per-case lines */
+	const struct tmk_setup *setup; /* may be NULL */
 };
 
 struct tmk_result {
-	bool done;            /* the guest sent its verdict */
+	bool done; /* the guest sent its verdict */
 	bool timed_out;
-	uint64_t verdict;     /* 0 = guest says all passed */
+	uint64_t verdict; /* 0 = guest says all passed */
 	uint32_t passed, failed, skipped;
-	bool host_failed;     /* a hook or the host protocol failed */
+	bool host_failed;           /* a hook or the host protocol failed */
 	enum pv_exit_kind end_kind; /* exit that ended vCPU 0's run */
 	uint64_t run_ns;
 	char first_failure[192];
@@ -71,7 +71,7 @@ void tmk_host_fail(struct tmk_host *h, const char *fmt, ...) __attribute__((form
 struct pv_partition *tmk_host_partition(struct tmk_host *h);
 
 /* Create a kvm port context and a partition with RAM [0, mem_mib MiB). */
-pv_err_t tmk_host_kvm_partition(bool irqchip, uint32_t vcpus, uint32_t mem_mib,
-				struct pv_kvm **kvm, struct pv_partition **part);
+pv_err_t tmk_host_kvm_partition(bool irqchip, uint32_t vcpus, uint32_t mem_mib, struct pv_kvm **kvm,
+				struct pv_partition **part);
 
 #endif /* TMK_HOST_H */

@@ -56,8 +56,8 @@ static void run_tmk(void **state)
 	pv_kvm_destroy(kvm);
 	assert_int_equal(err, PV_OK);
 	if (!tmk_result_ok(&res))
-		fail_msg("TMK failed: %s", res.first_failure[0] ? res.first_failure
-								 : "no verdict or no passing case");
+		fail_msg("TMK failed: %s", res.first_failure[0] ? res.first_failure :
+								  "no verdict or no passing case");
 }
 
 int main(int argc, char **argv)

@@ -14,9 +14,9 @@
 #include <stdint.h>
 
 /* Guest memory layout used by the runner. */
-#define TMK_IMAGE_BASE 0x100000u      /* link address of every TMK image */
-#define TMK_BOOT_TABLES 0x10000u      /* GDT + page tables (PV_KVM_BOOT_TABLES_SIZE) */
-#define TMK_DEFAULT_MEM_MIB 4u        /* RAM is [0, mem) */
+#define TMK_IMAGE_BASE 0x100000u /* link address of every TMK image */
+#define TMK_BOOT_TABLES 0x10000u /* GDT + page tables (PV_KVM_BOOT_TABLES_SIZE) */
+#define TMK_DEFAULT_MEM_MIB 4u   /* RAM is [0, mem) */
 #define TMK_MAX_VCPUS 4u
 
 /* I/O ports. */
@@ -29,14 +29,15 @@
 
 /* Message types. */
 enum tmk_msg_type {
-	TMK_MSG_CASE_BEGIN = 1, /* text: case name */
-	TMK_MSG_CASE_END = 2,   /* arg[0]: enum tmk_case_result */
-	TMK_MSG_FAIL_DETAIL = 3,/* text: "file:line: what" for the current case */
-	TMK_MSG_DONE = 4,       /* arg[0]: 0 = all passed; arg[1] passed; arg[2] failed. Stops the vCPU. */
-	TMK_MSG_START_VCPU = 5, /* arg[0]: vCPU index to start at the image entry */
-	TMK_MSG_VCPU_EXIT = 6,  /* an application processor finished: stop it */
-	TMK_MSG_REQUEST_IRQ = 7,/* arg[0]: vCPU, arg[1]: vector, arg[2]: delay in microseconds */
-	TMK_MSG_USER = 0x100    /* and above: passed to the case's host setup */
+	TMK_MSG_CASE_BEGIN = 1,  /* text: case name */
+	TMK_MSG_CASE_END = 2,    /* arg[0]: enum tmk_case_result */
+	TMK_MSG_FAIL_DETAIL = 3, /* text: "file:line: what" for the current case */
+	TMK_MSG_DONE =
+		4, /* arg[0]: 0 = all passed; arg[1] passed; arg[2] failed. Stops the vCPU. */
+	TMK_MSG_START_VCPU = 5,  /* arg[0]: vCPU index to start at the image entry */
+	TMK_MSG_VCPU_EXIT = 6,   /* an application processor finished: stop it */
+	TMK_MSG_REQUEST_IRQ = 7, /* arg[0]: vCPU, arg[1]: vector, arg[2]: delay in microseconds */
+	TMK_MSG_USER = 0x100     /* and above: passed to the case's host setup */
 };
 
 enum tmk_case_result {
@@ -48,8 +49,8 @@ enum tmk_case_result {
 #define TMK_MSG_TEXT 112u
 
 struct tmk_msg {
-	uint32_t type;   /* enum tmk_msg_type */
-	uint32_t vcpu;   /* sender's vCPU index */
+	uint32_t type; /* enum tmk_msg_type */
+	uint32_t vcpu; /* sender's vCPU index */
 	uint64_t arg[3];
 	char text[TMK_MSG_TEXT]; /* NUL-terminated (the host forces a terminator) */
 };

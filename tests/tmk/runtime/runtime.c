@@ -364,7 +364,7 @@ void tmk_entry(uint64_t index, uint64_t count)
 	uint64_t base = (uint64_t)(uintptr_t)tmk_isr_stubs;
 	for (unsigned v = 0; v < 256; v++) {
 		uint64_t a = base + 16u * v;
-		idt[v] = (struct tmk_gate){(uint16_t)a, 0x08, 0, 0x8e, (uint16_t)(a >> 16),
+		idt[v] = (struct tmk_gate){(uint16_t)a,         0x08, 0, 0x8e, (uint16_t)(a >> 16),
 					   (uint32_t)(a >> 32), 0};
 	}
 	load_idt();

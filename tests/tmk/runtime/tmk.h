@@ -21,27 +21,27 @@ struct tmk_case {
 };
 
 /* Define a case: TMK_CASE(io_out_in) { ... }. Cases run in link order on vCPU 0. */
-#define TMK_CASE(id)                                                                        \
-	static void tmk_case_fn_##id(void);                                                 \
-	static const struct tmk_case tmk_case_##id                                          \
-		__attribute__((used, section(".tmk_cases"), aligned(8))) = {#id,             \
-									     tmk_case_fn_##id}; \
+#define TMK_CASE(id)                                                                           \
+	static void tmk_case_fn_##id(void);                                                    \
+	static const struct tmk_case tmk_case_##id                                             \
+		__attribute__((used, section(".tmk_cases"), aligned(8))) = {#id,               \
+									    tmk_case_fn_##id}; \
 	static void tmk_case_fn_##id(void)
 
 /* Record a failure of the current case (it keeps running). */
 void tmk_fail(const char *file, int line, const char *what, uint64_t a, uint64_t b, bool vals);
 
-#define TMK_CHECK(cond)                                                                     \
-	do {                                                                                \
-		if (!(cond))                                                                \
-			tmk_fail(__FILE__, __LINE__, #cond, 0, 0, false);                   \
+#define TMK_CHECK(cond)                                                   \
+	do {                                                              \
+		if (!(cond))                                              \
+			tmk_fail(__FILE__, __LINE__, #cond, 0, 0, false); \
 	} while (0)
 
-#define TMK_CHECK_EQ(a, b)                                                                  \
-	do {                                                                                \
-		uint64_t tmk_a_ = (uint64_t)(a), tmk_b_ = (uint64_t)(b);                    \
-		if (tmk_a_ != tmk_b_)                                                       \
-			tmk_fail(__FILE__, __LINE__, #a " == " #b, tmk_a_, tmk_b_, true);   \
+#define TMK_CHECK_EQ(a, b)                                                                \
+	do {                                                                              \
+		uint64_t tmk_a_ = (uint64_t)(a), tmk_b_ = (uint64_t)(b);                  \
+		if (tmk_a_ != tmk_b_)                                                     \
+			tmk_fail(__FILE__, __LINE__, #a " == " #b, tmk_a_, tmk_b_, true); \
 	} while (0)
 
 /* Mark the current case skipped (with a reason on the console). */
@@ -59,12 +59,36 @@ uint32_t tmk_vcpu_count(void);
 
 /* ---- port I/O, MMIO, MSR, CPUID ---- */
 
-static inline void outb(uint16_t p, uint8_t v) { __asm__ volatile("outb %0, %1" ::"a"(v), "Nd"(p)); }
-static inline void outw(uint16_t p, uint16_t v) { __asm__ volatile("outw %0, %1" ::"a"(v), "Nd"(p)); }
-static inline void outl(uint16_t p, uint32_t v) { __asm__ volatile("outl %0, %1" ::"a"(v), "Nd"(p)); }
-static inline uint8_t inb(uint16_t p) { uint8_t v; __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(p)); return v; }
-static inline uint16_t inw(uint16_t p) { uint16_t v; __asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(p)); return v; }
-static inline uint32_t inl(uint16_t p) { uint32_t v; __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(p)); return v; }
+static inline void outb(uint16_t p, uint8_t v)
+{
+	__asm__ volatile("outb %0, %1" ::"a"(v), "Nd"(p));
+}
+static inline void outw(uint16_t p, uint16_t v)
+{
+	__asm__ volatile("outw %0, %1" ::"a"(v), "Nd"(p));
+}
+static inline void outl(uint16_t p, uint32_t v)
+{
+	__asm__ volatile("outl %0, %1" ::"a"(v), "Nd"(p));
+}
+static inline uint8_t inb(uint16_t p)
+{
+	uint8_t v;
+	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(p));
+	return v;
+}
+static inline uint16_t inw(uint16_t p)
+{
+	uint16_t v;
+	__asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(p));
+	return v;
+}
+static inline uint32_t inl(uint16_t p)
+{
+	uint32_t v;
+	__asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(p));
+	return v;
+}
 
 static inline void outsb(uint16_t p, const void *buf, size_t n)
 {
@@ -75,14 +99,14 @@ static inline void insb(uint16_t p, void *buf, size_t n)
 	__asm__ volatile("rep insb" : "+D"(buf), "+c"(n) : "d"(p) : "memory");
 }
 
-#define TMK_MMIO_RW(bits)                                                                   \
-	static inline uint##bits##_t mmio_read##bits(uint64_t a)                            \
-	{                                                                                   \
-		return *(volatile uint##bits##_t *)(uintptr_t)a;                            \
-	}                                                                                   \
-	static inline void mmio_write##bits(uint64_t a, uint##bits##_t v)                   \
-	{                                                                                   \
-		*(volatile uint##bits##_t *)(uintptr_t)a = v;                               \
+#define TMK_MMIO_RW(bits)                                                 \
+	static inline uint##bits##_t mmio_read##bits(uint64_t a)          \
+	{                                                                 \
+		return *(volatile uint##bits##_t *)(uintptr_t)a;          \
+	}                                                                 \
+	static inline void mmio_write##bits(uint64_t a, uint##bits##_t v) \
+	{                                                                 \
+		*(volatile uint##bits##_t *)(uintptr_t)a = v;             \
 	}
 TMK_MMIO_RW(8)
 TMK_MMIO_RW(16)
@@ -121,11 +145,20 @@ void tmk_set_irq_handler(uint8_t vector, tmk_irq_fn fn);
 void tmk_lapic_enable(void);
 /* Ask the host to inject @vector into @vcpu after @delay_us microseconds. */
 void tmk_request_irq(uint32_t vcpu, uint8_t vector, uint32_t delay_us);
-static inline void tmk_sti(void) { __asm__ volatile("sti" ::: "memory"); }
-static inline void tmk_cli(void) { __asm__ volatile("cli" ::: "memory"); }
+static inline void tmk_sti(void)
+{
+	__asm__ volatile("sti" ::: "memory");
+}
+static inline void tmk_cli(void)
+{
+	__asm__ volatile("cli" ::: "memory");
+}
 /* Wait (HLT) until *flag becomes non-zero; interrupts stay enabled afterwards. */
 void tmk_wait_for(volatile uint32_t *flag);
-static inline void tmk_pause(void) { __asm__ volatile("pause" ::: "memory"); }
+static inline void tmk_pause(void)
+{
+	__asm__ volatile("pause" ::: "memory");
+}
 
 /* ---- more vCPUs ---- */
 

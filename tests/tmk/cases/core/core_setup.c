@@ -126,7 +126,8 @@ static bool core_check(struct tmk_host *h, void *ctx)
 	bool ok = true;
 	if (f->sink_len != strlen(CORE_REP_TEXT) ||
 	    memcmp(f->sink, CORE_REP_TEXT, strlen(CORE_REP_TEXT)) != 0) {
-		tmk_host_fail(h, "rep outsb delivered %u bytes, not the expected text", f->sink_len);
+		tmk_host_fail(h, "rep outsb delivered %u bytes, not the expected text",
+			      f->sink_len);
 		ok = false;
 	}
 	if (f->mmio_sizes_read != 0xf || f->mmio_sizes_written != 0xf) {
