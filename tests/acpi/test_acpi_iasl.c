@@ -67,6 +67,7 @@ static char *slurp(const char *file, size_t *len)
 	return buf;
 }
 
+static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int run(const char *fmt, ...)
 {
 	char cmd[1024];
