@@ -105,10 +105,34 @@ static uint64_t g_fsbase, g_gsbase;
 
 /* ----------------------------------------------------- memory callbacks */
 
+/* Compat-mode (32-bit) harness: fixed low region, see the 32-bit section. */
+#define LO_BASE 0x20000000ull
+#define LO_SIZE 0x16000ull
+#define LO_CTX LO_BASE
+#define LO_STUB (LO_BASE + 0x1000)
+#define LO_LAND (LO_BASE + 0x1800)
+#define LO_CODE (LO_BASE + 0x2000)
+#define LO_DATA (LO_BASE + 0x4000)
+#define LO_STACK_TOP (LO_BASE + 0x16000)
+static bool g_lo_ok;
+static bool setup_lo(void);
+
 static bool in_region(uint64_t gpa, unsigned len)
 {
 	uint64_t b = (uint64_t)(uintptr_t)g_region;
-	return gpa >= b && gpa + len <= b + REGION_PAGES * PAGE && len <= 16;
+	if (len > 16)
+		return false;
+	if (g_lo_ok && gpa >= LO_BASE && gpa + len <= LO_BASE + LO_SIZE)
+		return true;
+	return gpa >= b && gpa + len <= b + REGION_PAGES * PAGE;
+}
+
+static bool in_data(uint64_t gpa, unsigned len)
+{
+	uint64_t b = (uint64_t)(uintptr_t)g_region + DATA_OFF;
+	if (g_lo_ok && gpa >= LO_DATA && gpa + len <= LO_DATA + DATA_SIZE)
+		return true;
+	return gpa >= b && gpa + len <= b + DATA_SIZE;
 }
 
 static pv_err_t cb_read(void *ctx, uint64_t gpa, void *buf, unsigned len)
@@ -123,7 +147,7 @@ static pv_err_t cb_read(void *ctx, uint64_t gpa, void *buf, unsigned len)
 static pv_err_t cb_write(void *ctx, uint64_t gpa, const void *buf, unsigned len)
 {
 	(void)ctx;
-	if (!in_region(gpa, len) || gpa < (uint64_t)(uintptr_t)g_region + DATA_OFF)
+	if (!in_region(gpa, len) || !in_data(gpa, len))
 		return PV_EFAULT;
 	memcpy((void *)(uintptr_t)gpa, buf, len);
 	return PV_OK;
@@ -135,7 +159,7 @@ static pv_err_t cb_cmpxchg(void *ctx, uint64_t gpa, unsigned len, void *expected
 			   const void *desired, bool *swapped)
 {
 	(void)ctx;
-	if (!in_region(gpa, len) || gpa < (uint64_t)(uintptr_t)g_region + DATA_OFF)
+	if (!in_region(gpa, len) || !in_data(gpa, len))
 		return PV_EFAULT;
 	g_cmpxchg_calls++;
 	void *p = (void *)(uintptr_t)gpa;
@@ -744,11 +768,10 @@ static bool build_case(struct tcase *tc, struct choice ch)
 static uint8_t g_init_data[DATA_SIZE];
 static uint8_t g_native_data[DATA_SIZE];
 
-static void fill_data(const struct tcase *tc)
+static void fill_data(const struct tcase *tc, uint8_t *d)
 {
 	uint64_t save = rng_state;
 	rng_state = tc->fill_seed;
-	uint8_t *d = g_region + DATA_OFF;
 	for (unsigned i = 0; i < DATA_SIZE; i++) {
 		switch (tc->fill) {
 		case 1:
@@ -860,6 +883,28 @@ static uint64_t defined_flags(const uint8_t *code, unsigned len)
 	}
 }
 
+static uint64_t defined_flags32(const uint8_t *code, unsigned len)
+{
+	struct pv_x86_insn in;
+	const uint64_t all = 0x8d5 | 0x400;
+	if (pv_x86emu_decode(code, len, PV_X86_MODE_32, &in) != PV_OK)
+		return all;
+	switch (in.op) {
+	case PV_X86_OP_AND:
+	case PV_X86_OP_OR:
+	case PV_X86_OP_XOR:
+	case PV_X86_OP_TEST:
+		return all & ~(uint64_t)PV_RFLAGS_AF;
+	case PV_X86_OP_BT:
+	case PV_X86_OP_BTS:
+	case PV_X86_OP_BTR:
+	case PV_X86_OP_BTC:
+		return all & ~(uint64_t)(PV_RFLAGS_AF | PV_RFLAGS_OF | PV_RFLAGS_SF | PV_RFLAGS_PF);
+	default:
+		return all;
+	}
+}
+
 static unsigned g_mismatches, g_reported, g_faults_matched;
 
 static void report(const struct tcase *tc, const char *what, uint64_t idx, const char *fmt, ...)
@@ -897,7 +942,7 @@ static void run_case(const struct tcase *tc, const char *what, uint64_t idx)
 {
 	struct outcome nat, emu;
 	place_code(tc);
-	fill_data(tc);
+	fill_data(tc, g_region + DATA_OFF);
 	memcpy(g_init_data, g_region + DATA_OFF, DATA_SIZE);
 	run_native(tc, &nat);
 	memcpy(g_native_data, g_region + DATA_OFF, DATA_SIZE);
@@ -984,6 +1029,7 @@ static int setup(void **state)
 	syscall(SYS_arch_prctl, 0x1003 /* ARCH_GET_FS */, &g_fsbase);
 	syscall(SYS_arch_prctl, 0x1004 /* ARCH_GET_GS */, &g_gsbase);
 	build_templates();
+	g_lo_ok = setup_lo();
 	const char *s = getenv("PV_X86EMU_SEED");
 	g_seed = s ? strtoull(s, NULL, 0) : (uint64_t)time(NULL);
 	printf("x86emu differential test: seed %llu (set PV_X86EMU_SEED to reproduce)\n",
@@ -995,6 +1041,8 @@ static int teardown(void **state)
 {
 	(void)state;
 	munmap(g_region, REGION_PAGES * PAGE);
+	if (g_lo_ok)
+		munmap((void *)(uintptr_t)LO_BASE, LO_SIZE);
 	return 0;
 }
 
@@ -1048,11 +1096,618 @@ static void test_diff_random(void **state)
 	assert_int_equal(g_mismatches, 0);
 }
 
+/* ------------------------------------------------ compat (32-bit) mode */
+
+/*
+ * The same instructions run natively in 32-bit compatibility mode: a far
+ * return to the 32-bit user code segment (0x23) enters a stub copied into a
+ * fixed low region, the stub loads DS and ES with an LDT data segment whose
+ * base is the data area and whose limit is its size, loads EAX..EDI, EFLAGS
+ * and XMM0-7, jumps to the instruction, saves everything and far-returns to
+ * 64-bit code. This exercises 32-bit and 16-bit addressing (67), segment
+ * bases, limits, default segments (SS for EBP/BP) and overrides natively.
+ *
+ * Low region layout (LO_*): context at +0 (u32 gpr[8] at 0, eflags at 0x20,
+ * xmm[8] at 0x30, code pointer at 0xff0, 64-bit landing pointer at 0xfe8),
+ * stubs at +0x1000, instruction pages at +0x2000, data at +0x4000, stack
+ * below +0x16000.
+ */
+#define LDT_SEL 7 /* LDT entry 0, RPL 3 */
+
+void pvt_run32(void);
+void pvt_run32_back(void);
+extern const uint8_t pvt_stub32_start[], pvt_stub32_ret[], pvt_stub32_end[];
+extern const uint8_t pvt_land64_start[], pvt_land64_end[];
+
+#define S_(x) #x
+#define S(x) S_(x)
+__asm__(".section .rodata\n"
+	".globl pvt_stub32_start\n"
+	".globl pvt_stub32_ret\n"
+	".globl pvt_stub32_end\n"
+	".globl pvt_land64_start\n"
+	".globl pvt_land64_end\n"
+	"pvt_stub32_start:\n"
+	".code32\n"
+	"  mov $7, %ax\n mov %ax, %ds\n mov %ax, %es\n"
+	"  movdqu %ss:0x20000030, %xmm0\n movdqu %ss:0x20000040, %xmm1\n"
+	"  movdqu %ss:0x20000050, %xmm2\n movdqu %ss:0x20000060, %xmm3\n"
+	"  movdqu %ss:0x20000070, %xmm4\n movdqu %ss:0x20000080, %xmm5\n"
+	"  movdqu %ss:0x20000090, %xmm6\n movdqu %ss:0x200000a0, %xmm7\n"
+	"  pushl %ss:0x20000020\n popfl\n"
+	"  mov %ss:0x20000000, %eax\n mov %ss:0x20000004, %ecx\n mov %ss:0x20000008, %edx\n"
+	"  mov %ss:0x2000000c, %ebx\n mov %ss:0x20000014, %ebp\n mov %ss:0x20000018, %esi\n"
+	"  mov %ss:0x2000001c, %edi\n"
+	"  jmp *%ss:0x20000ff0\n"
+	"pvt_stub32_ret:\n"
+	"  pushfl\n"
+	"  mov %eax, %ss:0x20000000\n mov %ecx, %ss:0x20000004\n mov %edx, %ss:0x20000008\n"
+	"  mov %ebx, %ss:0x2000000c\n mov %ebp, %ss:0x20000014\n mov %esi, %ss:0x20000018\n"
+	"  mov %edi, %ss:0x2000001c\n"
+	"  popl %ss:0x20000020\n cld\n"
+	"  movdqu %xmm0, %ss:0x20000030\n movdqu %xmm1, %ss:0x20000040\n"
+	"  movdqu %xmm2, %ss:0x20000050\n movdqu %xmm3, %ss:0x20000060\n"
+	"  movdqu %xmm4, %ss:0x20000070\n movdqu %xmm5, %ss:0x20000080\n"
+	"  movdqu %xmm6, %ss:0x20000090\n movdqu %xmm7, %ss:0x200000a0\n"
+	"  mov $0x2b, %ax\n mov %ax, %ds\n mov %ax, %es\n"
+	"  pushl $0x33\n pushl $0x20001800\n lret\n"
+	"pvt_stub32_end:\n"
+	".code64\n"
+	"pvt_land64_start:\n"
+	"  jmp *0x20000fe8\n"
+	"pvt_land64_end:\n"
+	".text\n"
+	".globl pvt_run32\n"
+	".globl pvt_run32_back\n"
+	"pvt_run32:\n"
+	"  push %rbx\n push %rbp\n push %r12\n push %r13\n push %r14\n push %r15\n"
+	"  mov %rsp, pvt_g_rsp(%rip)\n"
+	"  mov $0x20016000, %esp\n"
+	"  pushq $0x23\n pushq $0x20001000\n lretq\n"
+	"pvt_run32_back:\n"
+	"  mov pvt_g_rsp(%rip), %rsp\n"
+	"  pop %r15\n pop %r14\n pop %r13\n pop %r12\n pop %rbp\n pop %rbx\n"
+	"  ret\n");
+
+struct ctx32 {
+	uint32_t gpr[8];
+	uint32_t eflags;
+	uint32_t pad[3];
+	uint8_t xmm[8][16];
+};
+
+static uint8_t *lo(uint64_t a)
+{
+	return (uint8_t *)(uintptr_t)a;
+}
+
+static bool setup_lo(void)
+{
+	void *p = mmap((void *)(uintptr_t)LO_BASE, LO_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (p == MAP_FAILED || (uint64_t)(uintptr_t)p != LO_BASE) {
+		if (p != MAP_FAILED)
+			munmap(p, LO_SIZE);
+		return false;
+	}
+	struct user_desc_ {
+		unsigned int entry_number;
+		unsigned int base_addr;
+		unsigned int limit;
+		unsigned int flags;
+	} d = {0, (unsigned)LO_DATA, DATA_SIZE - 1, 0};
+	/* seg_32bit=1, contents=0 (data, expand-up), read_exec_only=0, limit_in_pages=0,
+	 * seg_not_present=0, useable=1 */
+	d.flags = 1u | (1u << 6);
+	if (syscall(SYS_modify_ldt, 1, &d, sizeof(d)) != 0) {
+		munmap(p, LO_SIZE);
+		return false;
+	}
+	size_t n = (size_t)(pvt_stub32_end - pvt_stub32_start);
+	memcpy(lo(LO_STUB), pvt_stub32_start, n);
+	memcpy(lo(LO_LAND), pvt_land64_start, (size_t)(pvt_land64_end - pvt_land64_start));
+	uint64_t back = (uint64_t)(uintptr_t)&pvt_run32_back;
+	memcpy(lo(LO_CTX + 0xfe8), &back, 8);
+	return true;
+}
+
+static uint64_t pick_target32(unsigned size, unsigned margin, bool align16)
+{
+	uint64_t lo_ = margin, hi = DATA_SIZE - margin - size;
+	uint64_t t = rn(4) == 0 ? PAGE - 1 - rn(size > 1 ? size - 1 : 1) :
+				  lo_ + rn((unsigned)(hi - lo_));
+	if (t < lo_)
+		t = lo_;
+	if (align16)
+		t &= ~15ull;
+	return LO_DATA + t;
+}
+
+/*
+ * Build a compat-mode case. Segments: DS/ES = LDT data segment (base
+ * LO_DATA, limit DATA_SIZE-1), CS/SS flat (base 0).
+ */
+static bool build_case32(struct tcase *tc, struct choice ch)
+{
+	memset(tc, 0, sizeof(*tc));
+	int ti = ch.tmpl >= 0 ? ch.tmpl : (int)rn(g_nt);
+	const struct tmpl *t = &g_t[ti];
+	int osz = ch.osz >= 0 ? ch.osz : (int)rn(2);
+	int amode = ch.amode >= 0 ? ch.amode : (int)rn(9);
+	int extra = ch.extra >= 0 ? ch.extra : (rn(3) == 0 ? (int)rn(7) : 0);
+
+	if (!t->esc && t->op == 0x63)
+		return false; /* ARPL */
+	if (osz == 2)
+		osz = 0;
+	if ((t->flags & T_NO66) && osz == 1)
+		return false;
+	if ((t->flags & (T_SSE | T_BYTE)) && osz == 1)
+		osz = 0;
+	for (unsigned i = 0; i < 8; i++)
+		tc->gpr[i] = rval();
+	tc->rflags = 0x2 | (rnd() & (0x8d5 | 0x400));
+	for (unsigned i = 0; i < 8; i++)
+		for (unsigned j = 0; j < 16; j++)
+			tc->xmm[i][j] = (uint8_t)rnd();
+	tc->fill = rn(4);
+	tc->fill_seed = rnd();
+
+	bool lock = extra == 1;
+	bool a16 = extra == 4 || (extra == 0 && rn(4) == 0);
+	uint8_t segpfx = 0;
+	if (extra == 2)
+		segpfx = 0x26;
+	else if (extra == 3)
+		segpfx = 0x36;
+	else if (extra == 5)
+		segpfx = rn(2) ? 0x3e : 0x2e;
+	if (a16 && rn(2))
+		segpfx = (uint8_t[]){0x26, 0x3e, 0x36}[rn(3)];
+	uint8_t reppfx = 0;
+	if (extra == 6 && !(t->flags & T_SSE) && !t->esc)
+		reppfx = rn(2) ? 0xf3 : 0xf2;
+	if ((t->flags & T_STRING) && rn(3))
+		reppfx = rn(2) ? 0xf3 : 0xf2;
+
+	unsigned opsize = (t->flags & T_BYTE) ? 1 : (osz == 1 ? 2 : 4);
+	if (t->flags & T_SSE)
+		opsize = 16;
+	bool use_modrm = !(t->flags & T_NOMODRM);
+	unsigned digit = 0;
+	if (t->flags & T_REGDIG) {
+		do
+			digit = rn(8);
+		while (!(t->digits & (1u << digit)));
+	}
+	bool regform = use_modrm && !(t->flags & T_MEMONLY) && amode == 8;
+	if (amode == 8 && !regform)
+		amode = (int)rn(8);
+	if (lock) {
+		bool ok = (t->flags & (T_LOCK | T_REGDIG)) && !regform;
+		if ((t->flags & T_REGDIG) && !(t->lockdig & (1u << digit)))
+			ok = false;
+		if (!ok && rn(16) != 0)
+			lock = false;
+	}
+	unsigned msize = opsize;
+	if (t->esc == 0x0f && (t->op == 0xb6 || t->op == 0xbe))
+		msize = 1;
+	else if (t->esc == 0x0f && (t->op == 0xb7 || t->op == 0xbf))
+		msize = 2;
+	else if (t->flags & T_SSE) {
+		if (t->op == 0x6e || t->op == 0x7e)
+			msize = t->pfx == 0xf3 ? 8 : 4;
+		if (t->op == 0xd6)
+			msize = 8;
+	}
+
+	const unsigned avoid = 1u << PV_RSP;
+	unsigned regf;
+	if (t->flags & T_XREG)
+		regf = rn(8);
+	else if (t->flags & T_REGDIG)
+		regf = digit;
+	else if ((t->flags & (T_WREG | T_BTREG)) && !(opsize == 1 && !(t->flags & T_BTREG)))
+		regf = pick_reg_not(avoid | 0xff00u);
+	else
+		regf = rn(8);
+	unsigned rmreg = regform ? ((t->flags & T_XRM) ? rn(8) : pick_reg_not(avoid | 0xff00u)) : 0;
+	if (regform && opsize == 1 && !(t->flags & T_XRM) && rn(2))
+		rmreg = 4 + rn(4) == 4 ? 4 : rmreg; /* AH as r/m */
+
+	/* Memory operand. */
+	uint8_t mbytes[8];
+	unsigned nmb = 0;
+	unsigned mod = 0, rmf = 0;
+	uint8_t sib = 0;
+	bool has_sib = false;
+	unsigned disp_size = 0;
+	uint8_t *disp_at = NULL;
+	(void)mbytes;
+	(void)nmb;
+
+	/* Effective segment. */
+	unsigned base = 0xff, index = 0xff, scale = 1;
+	unsigned seg_default_ss = 0;
+	if (use_modrm && !regform) {
+		if (a16) {
+			rmf = rn(8);
+			mod = rn(3);
+			if (mod == 0 && rmf == 6)
+				disp_size = 2;
+			else
+				disp_size = mod == 1 ? 1 : (mod == 2 ? 2 : 0);
+			seg_default_ss = (rmf == 2 || rmf == 3 || (rmf == 6 && mod != 0));
+		} else {
+			switch (amode) {
+			case 0:
+				base = pick_reg_not(avoid | 0xff00u | (1u << 5));
+				break;
+			case 1:
+			case 2:
+				base = pick_reg_not(avoid | 0xff00u);
+				mod = amode;
+				disp_size = amode == 1 ? 1 : 4;
+				break;
+			case 3:
+			case 4:
+			case 5:
+				has_sib = true;
+				base = pick_reg_not(avoid | 0xff00u | (amode == 3 ? (1u << 5) : 0));
+				index = pick_reg_not(avoid | 0xff00u | (1u << base));
+				scale = 1u << rn(4);
+				mod = amode - 3;
+				disp_size = mod == 0 ? 0 : (mod == 1 ? 1 : 4);
+				break;
+			case 6:
+				has_sib = true;
+				index = rn(4) ? pick_reg_not(avoid | 0xff00u) : 0xff;
+				scale = 1u << rn(4);
+				disp_size = 4;
+				break;
+			default: /* absolute disp32 */
+				disp_size = 4;
+				break;
+			}
+			seg_default_ss = base == PV_RBP;
+			if ((t->flags & T_BTREG) && (base == regf || index == regf))
+				return false;
+		}
+	}
+	bool seg_flat; /* SS or CS: base 0, absolute */
+	if (segpfx)
+		seg_flat = segpfx == 0x36 || segpfx == 0x2e;
+	else
+		seg_flat = seg_default_ss != 0;
+	if (t->flags & T_MOFFS || t->flags & T_STRING || !use_modrm || regform)
+		seg_flat = segpfx == 0x36 || segpfx == 0x2e;
+	if (a16 && seg_flat && (t->flags & (T_MOFFS | T_STRING) || (use_modrm && !regform)))
+		return false; /* 16-bit offsets cannot reach the low region through a flat segment */
+
+	/* Emit. */
+	uint8_t *p = tc->code;
+	uint8_t legacy[6];
+	unsigned nl = 0;
+	if (osz == 1)
+		legacy[nl++] = 0x66;
+	if (lock)
+		legacy[nl++] = 0xf0;
+	if (a16)
+		legacy[nl++] = 0x67;
+	if (segpfx)
+		legacy[nl++] = segpfx;
+	if (reppfx)
+		legacy[nl++] = reppfx;
+	for (unsigned i = nl; i > 1; i--) {
+		unsigned j = rn(i);
+		uint8_t tmp = legacy[i - 1];
+		legacy[i - 1] = legacy[j];
+		legacy[j] = tmp;
+	}
+	if (t->pfx)
+		legacy[nl++] = t->pfx;
+	for (unsigned i = 0; i < nl; i++)
+		*p++ = legacy[i];
+	if (t->esc)
+		*p++ = t->esc;
+	uint8_t opc = t->op;
+	if (t->flags & T_CCLOW)
+		opc = (uint8_t)(opc | rn(16));
+	*p++ = opc;
+	if (use_modrm) {
+		if (regform) {
+			mod = 3;
+			rmf = rmreg & 7;
+		} else if (!a16) {
+			if (has_sib)
+				rmf = 4;
+			else if (base == 0xff)
+				rmf = 5;
+			else
+				rmf = base;
+			if (has_sib) {
+				unsigned sb = base == 0xff ? 5 : base;
+				unsigned si = index == 0xff ? 4 : index;
+				unsigned ss = scale == 1 ? 0 : scale == 2 ? 1 : scale == 4 ? 2 : 3;
+				sib = (uint8_t)((ss << 6) | (si << 3) | sb);
+			}
+		}
+		*p++ = (uint8_t)((mod << 6) | ((regf & 7) << 3) | rmf);
+		if (has_sib)
+			*p++ = sib;
+		disp_at = p;
+		p += disp_size;
+	} else if (t->flags & T_MOFFS) {
+		disp_at = p;
+		disp_size = a16 ? 2 : 4;
+		p += disp_size;
+	}
+	unsigned imm_size = t->imm == 1 ? 1 : (t->imm == 2 ? (opsize == 2 ? 2 : 4) : 0);
+	if ((t->op == 0xf6 || t->op == 0xf7) && !t->esc && digit == 0)
+		imm_size = t->op == 0xf6 ? 1 : (opsize == 2 ? 2 : 4);
+	uint64_t imm = rval();
+	for (unsigned i = 0; i < imm_size; i++)
+		*p++ = (uint8_t)(imm >> (8 * i));
+	tc->len = (unsigned)(p - tc->code);
+	tc->code_off = rn(4) == 0 ? PAGE - 1 - rn(tc->len > 1 ? tc->len - 1 : 1) : 64 + rn(64);
+
+	const uint64_t segbase = seg_flat ? 0 : LO_DATA;
+	const uint64_t amask = a16 ? 0xffffull : 0xffffffffull;
+	if (t->flags & T_STRING) {
+		unsigned cnt = reppfx ? rn(7) : 1;
+		unsigned span = cnt * opsize + 16;
+		uint64_t si = pick_target32(opsize, span + 8, false) - segbase;
+		uint64_t di = pick_target32(opsize, span + 8, false) - LO_DATA;
+		uint64_t hi = a16 ? (rnd() << 16) : 0;
+		tc->gpr[PV_RSI] = ((si & amask) | hi) & 0xffffffffull;
+		tc->gpr[PV_RDI] = ((di & amask) | (a16 ? (rnd() << 16) : 0)) & 0xffffffffull;
+		if (reppfx)
+			tc->gpr[PV_RCX] = (cnt | (a16 ? (rnd() << 16) : 0)) & 0xffffffffull;
+		if (tc->fill == 1 || rn(2))
+			tc->gpr[PV_RAX] = (tc->fill_seed & 0xff) * 0x01010101ull;
+		return true;
+	}
+	if ((!use_modrm && !(t->flags & T_MOFFS)) || regform)
+		return true;
+	bool align = (t->flags & T_ALIGN) && rn(32) != 0;
+	unsigned margin = 8;
+	if (t->flags & T_BTREG) {
+		int64_t bitoff = (int64_t)rn(1024) - 512;
+		margin = 96;
+		tc->gpr[regf] = opsize == 4 ? (uint64_t)(uint32_t)bitoff :
+					      (((uint64_t)bitoff & 0xffff) | (rnd() << 16));
+	}
+	uint64_t target = pick_target32(msize, margin, align);
+	if (!seg_flat && rn(32) == 0)
+		target = LO_DATA + DATA_SIZE - 1 - rn(4); /* beyond the segment limit: #GP */
+	uint64_t off = (target - segbase) & amask;
+	if (t->flags & T_MOFFS) {
+		for (unsigned i = 0; i < disp_size; i++)
+			disp_at[i] = (uint8_t)(off >> (8 * i));
+		return true;
+	}
+	int64_t disp = 0;
+	if (disp_size == 1)
+		disp = (int8_t)rn(256);
+	else if (disp_size == 2)
+		disp = (int16_t)rn(65536);
+	else if (disp_size == 4)
+		disp = (int32_t)(uint32_t)rnd();
+	if (a16) {
+		static const uint8_t b16[8] = {PV_RBX, PV_RBX, PV_RBP, PV_RBP,
+					       PV_RSI, PV_RDI, PV_RBP, PV_RBX};
+		static const uint8_t i16[8] = {PV_RSI, PV_RDI, PV_RSI, PV_RDI,
+					       0xff,   0xff,   0xff,   0xff};
+		if (mod == 0 && rmf == 6) {
+			disp = (int64_t)off;
+		} else {
+			unsigned b = b16[rmf], x = i16[rmf];
+			if ((t->flags & T_BTREG) && (b == regf || x == regf))
+				return false;
+			uint64_t xv = 0;
+			if (x != 0xff) {
+				xv = rnd() & 0xffff;
+				tc->gpr[x] = (xv | (rnd() << 16)) & 0xffffffffull;
+			}
+			uint64_t bv = (off - xv - (uint64_t)disp) & 0xffff;
+			tc->gpr[b] = (bv | (rnd() << 16)) & 0xffffffffull;
+		}
+	} else {
+		uint64_t xv = 0;
+		if (index != 0xff) {
+			xv = rnd() & 0xffffffffull;
+			tc->gpr[index] = xv;
+		}
+		if (base == 0xff) {
+			disp = (int32_t)(uint32_t)(off - xv * scale);
+		} else {
+			tc->gpr[base] = (off - xv * scale - (uint64_t)disp) & 0xffffffffull;
+		}
+	}
+	for (unsigned i = 0; i < disp_size; i++)
+		disp_at[i] = (uint8_t)((uint64_t)disp >> (8 * i));
+	return true;
+}
+
+static void run_native32(const struct tcase *tc, struct outcome *o)
+{
+	struct ctx32 *c = (struct ctx32 *)(void *)lo(LO_CTX);
+	for (unsigned i = 0; i < 8; i++)
+		c->gpr[i] = (uint32_t)tc->gpr[i];
+	c->eflags = (uint32_t)tc->rflags;
+	memcpy(c->xmm, tc->xmm, sizeof(c->xmm));
+	uint32_t code = (uint32_t)(LO_CODE + tc->code_off);
+	memcpy(lo(LO_CTX + 0xff0), &code, 4);
+	g_sig = 0;
+	if (sigsetjmp(g_jmp, 1) == 0)
+		pvt_run32();
+	o->sig = g_sig;
+	memset(o->gpr, 0, sizeof(o->gpr));
+	for (unsigned i = 0; i < 8; i++)
+		o->gpr[i] = c->gpr[i];
+	o->rflags = c->eflags;
+	memset(o->xmm, 0, sizeof(o->xmm));
+	memcpy(o->xmm, c->xmm, sizeof(c->xmm));
+}
+
+static void run_emu32(const struct tcase *tc, struct outcome *o)
+{
+	struct pv_x86emu_state st;
+	memset(&st, 0, sizeof(st));
+	for (unsigned i = 0; i < 8; i++)
+		st.regs.gpr[i] = tc->gpr[i] & 0xffffffffull;
+	st.regs.gpr[PV_RSP] = LO_STACK_TOP;
+	st.regs.rip = LO_CODE + tc->code_off;
+	st.regs.rflags = tc->rflags;
+	memcpy(st.xmm, tc->xmm, 8 * 16);
+	st.sregs.cr0 = 1u | (1u << 1) | (1u << 5);
+	st.sregs.cr4 = 1u << 9;
+	st.sregs.efer = (1u << 8) | (1u << 10) | (1u << 11);
+	struct pv_segment flat = {
+		.limit = 0xffffffffu, .present = 1, .s = 1, .type = 3, .db = 1, .dpl = 3, .g = 1};
+	st.sregs.cs = flat;
+	st.sregs.cs.type = 0xb;
+	st.sregs.ss = flat;
+	st.sregs.ds = (struct pv_segment){.base = LO_DATA,
+					  .limit = DATA_SIZE - 1,
+					  .present = 1,
+					  .s = 1,
+					  .type = 3,
+					  .db = 1,
+					  .dpl = 3};
+	st.sregs.es = st.sregs.ds;
+	st.sregs.fs.unusable = 1;
+	st.sregs.gs.unusable = 1;
+	uint64_t rip0 = st.regs.rip;
+	o->err = PV_OK;
+	memset(&o->fault, 0, sizeof(o->fault));
+	for (unsigned i = 0; i < 64; i++) {
+		o->err = pv_x86emu_step(&st, &g_ops, NULL, &o->fault);
+		if (o->err != PV_OK || st.regs.rip != rip0)
+			break;
+	}
+	memset(o->gpr, 0, sizeof(o->gpr));
+	for (unsigned i = 0; i < 8; i++)
+		o->gpr[i] = st.regs.gpr[i] & 0xffffffffull;
+	o->rflags = st.regs.rflags;
+	memset(o->xmm, 0, sizeof(o->xmm));
+	memcpy(o->xmm, st.xmm, 8 * 16);
+}
+
+static uint8_t g_init32[DATA_SIZE], g_native32[DATA_SIZE];
+
+static void run_case32(const struct tcase *tc, const char *what, uint64_t idx)
+{
+	struct outcome nat, emu;
+	memset(lo(LO_CODE), 0xcc, 2 * PAGE);
+	uint8_t *c = lo(LO_CODE + tc->code_off);
+	memcpy(c, tc->code, tc->len);
+	/* jmp rel32 back to the stub */
+	uint32_t from = (uint32_t)(LO_CODE + tc->code_off + tc->len + 5);
+	uint32_t to = (uint32_t)(LO_STUB + (uint64_t)(pvt_stub32_ret - pvt_stub32_start));
+	c[tc->len] = 0xe9;
+	uint32_t rel = to - from;
+	memcpy(c + tc->len + 1, &rel, 4);
+	fill_data(tc, lo(LO_DATA));
+	memcpy(g_init32, lo(LO_DATA), DATA_SIZE);
+	run_native32(tc, &nat);
+	memcpy(g_native32, lo(LO_DATA), DATA_SIZE);
+	memcpy(lo(LO_DATA), g_init32, DATA_SIZE);
+	run_emu32(tc, &emu);
+
+	if (nat.sig) {
+		if (!sig_matches(nat.sig, &emu))
+			report(tc, what, idx, "native signal %d, emulator err %d vector %u",
+			       nat.sig, emu.err, emu.fault.vector);
+		else
+			g_faults_matched++;
+		return;
+	}
+	if (emu.err != PV_OK) {
+		report(tc, what, idx, "emulator err %d (vector %u ec %u), native ok", emu.err,
+		       emu.fault.vector, emu.fault.error_code);
+		return;
+	}
+	for (unsigned r = 0; r < 8; r++) {
+		if (r == PV_RSP)
+			continue;
+		if (nat.gpr[r] != emu.gpr[r]) {
+			report(tc, what, idx, "gpr %u native %08llx emu %08llx (init %08llx)", r,
+			       (unsigned long long)nat.gpr[r], (unsigned long long)emu.gpr[r],
+			       (unsigned long long)tc->gpr[r]);
+			return;
+		}
+	}
+	uint64_t fm = defined_flags32(tc->code, tc->len);
+	if ((nat.rflags ^ emu.rflags) & fm) {
+		report(tc, what, idx, "eflags native %llx emu %llx (init %llx)",
+		       (unsigned long long)nat.rflags, (unsigned long long)emu.rflags,
+		       (unsigned long long)tc->rflags);
+		return;
+	}
+	if (memcmp(nat.xmm, emu.xmm, 8 * 16) != 0) {
+		report(tc, what, idx, "xmm differ");
+		return;
+	}
+	for (unsigned i = 0; i < DATA_SIZE; i++)
+		if (g_native32[i] != lo(LO_DATA)[i]) {
+			report(tc, what, idx, "memory byte +%u native %02x emu %02x init %02x", i,
+			       g_native32[i], lo(LO_DATA)[i], g_init32[i]);
+			break;
+		}
+}
+
+static void test_diff_compat32(void **state)
+{
+	(void)state;
+	if (!g_lo_ok) {
+		printf("x86emu compat32: low region or modify_ldt unavailable, skipped\n");
+		skip();
+	}
+	g_mismatches = g_reported = g_faults_matched = 0;
+	install_handlers();
+	uint64_t n = 0;
+	/* table */
+	for (unsigned t = 0; t < g_nt; t++)
+		for (int osz = 0; osz < 2; osz++)
+			for (int am = 0; am < 9; am++)
+				for (int ex = 0; ex < 7; ex++) {
+					struct tcase tc;
+					rng_state =
+						g_seed ^ (0x3232ull << 40) ^ (n * 0x100000001b3ull);
+					if (!build_case32(&tc,
+							  (struct choice){(int)t, osz, am, ex}))
+						continue;
+					run_case32(&tc, "compat32-table", n);
+					n++;
+				}
+	uint64_t table = n;
+	const char *c = getenv("PV_X86EMU_CASES32");
+	uint64_t want = c ? strtoull(c, NULL, 0) : 50000;
+	uint64_t tried = 0;
+	while (n - table < want) {
+		struct tcase tc;
+		rng_state = (g_seed ^ 0x32) + tried * 0x9e3779b97f4a7c15ull;
+		tried++;
+		if (!build_case32(&tc, (struct choice){-1, -1, -1, -1}))
+			continue;
+		run_case32(&tc, "compat32-random", tried - 1);
+		n++;
+	}
+	restore_handlers();
+	printf("x86emu compat32: %llu table + %llu random cases, %u faults matched, %u mismatches\n",
+	       (unsigned long long)table, (unsigned long long)(n - table), g_faults_matched,
+	       g_mismatches);
+	assert_int_equal(g_mismatches, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_diff_table),
 		cmocka_unit_test(test_diff_random),
+		cmocka_unit_test(test_diff_compat32),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
