@@ -12,7 +12,7 @@
 #include <libtpms/tpm_memory.h>
 #include <libtpms/tpm_nvfilename.h>
 
-#include "dev_common.h"
+#include "devices/dev_common.h"
 #include "paravisor/device.h"
 #include "paravisor/dispatch.h"
 #include "paravisor/partition.h"
