@@ -616,6 +616,15 @@ static bool build_case(struct tcase *tc, struct choice ch)
 		memmove(legacy, legacy + 1, nl - 1);
 		legacy[nl - 1] = m;
 	}
+	/* Redundant prefixes the CPU must ignore: a REX followed by legacy
+	 * prefixes, and a duplicated legacy prefix. */
+	if (nl > 0 && rn(8) == 0)
+		*p++ = (uint8_t)(0x40 | rn(16));
+	if (nl > 0 && rn(8) == 0) {
+		unsigned k = rn(nl);
+		if (legacy[k] != 0xf0 || rn(2)) /* LOCK LOCK is fine too */
+			*p++ = legacy[k] == t->pfx && t->pfx ? legacy[0] : legacy[k];
+	}
 	for (unsigned i = 0; i < nl; i++)
 		*p++ = legacy[i];
 	if (need_rex || osz == 2)
