@@ -36,7 +36,7 @@ for a in "$@"; do
 	--fuzz) fuzz=1 ;;
 	--no-deps) deps=0 ;;
 	-h | --help)
-		sed -n '3,26p' "$0" | sed 's/^# \{0,1\}//'
+		awk 'NR > 2 && /^#/ { sub(/^# ?/, ""); print; next } NR > 2 { exit }' "$0"
 		exit 0
 		;;
 	*)
