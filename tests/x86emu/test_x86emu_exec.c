@@ -496,6 +496,20 @@ static void test_refusals(void **state)
 	assert_int_equal(DEC(PV_X86_MODE_32, &in, 0x89, 0x08), PV_OK);
 	assert_int_equal(pv_x86emu_execute(&S, &in, &fm_ops, &M, &F), PV_EINVAL);
 	assert_int_equal(pv_x86emu_execute(NULL, &in, &fm_ops, &M, &F), PV_EINVAL);
+	/* hand-made instructions with out-of-range fields are rejected, not trusted */
+	assert_int_equal(DEC(PV_X86_MODE_64, &in, 0x01, 0x08), PV_OK);
+	struct pv_x86_insn bad = in;
+	bad.opsize = 16;
+	assert_int_equal(pv_x86emu_execute(&S, &bad, &fm_ops, &M, &F), PV_EINVAL);
+	bad = in;
+	bad.base = 16;
+	assert_int_equal(pv_x86emu_execute(&S, &bad, &fm_ops, &M, &F), PV_EINVAL);
+	bad = in;
+	bad.op = PV_X86_OP_COUNT;
+	assert_int_equal(pv_x86emu_execute(&S, &bad, &fm_ops, &M, &F), PV_EINVAL);
+	bad = in;
+	bad.scale = 3;
+	assert_int_equal(pv_x86emu_execute(&S, &bad, &fm_ops, &M, &F), PV_EINVAL);
 	assert_int_equal(pv_x86emu_step(&S, NULL, &M, &F), PV_EINVAL);
 }
 

@@ -830,6 +830,33 @@ static uint64_t ip_mask(unsigned mode)
 					(mode == PV_X86_MODE_32 ? 0xffffffffull : 0xffffull);
 }
 
+/* The execute entry point may be handed a pv_x86_insn that did not come from
+ * the decoder: check every field the executor indexes or sizes buffers by. */
+static bool insn_valid(const struct pv_x86_insn *in)
+{
+	const bool sse = in->op >= PV_X86_OP_SSE_LOAD && in->op <= PV_X86_OP_MOVD_FROMX;
+	const unsigned os = in->opsize;
+	if (in->op == PV_X86_OP_INVALID || in->op >= PV_X86_OP_COUNT ||
+	    in->form > PV_X86_FORM_STRING)
+		return false;
+	if (sse ? !(os == 4 || os == 8 || os == 16) : !(os == 1 || os == 2 || os == 4 || os == 8))
+		return false;
+	if (!(in->srcsize == os ||
+	      ((in->srcsize == 1 || in->srcsize == 2 || in->srcsize == 4) && in->srcsize < os)))
+		return false;
+	if (!(in->addrsize == 2 || in->addrsize == 4 || in->addrsize == 8))
+		return false;
+	if (!(in->scale == 1 || in->scale == 2 || in->scale == 4 || in->scale == 8))
+		return false;
+	if (in->reg > 15 || in->rm > 15 || in->seg > PV_X86_SEG_GS)
+		return false;
+	if (in->base > 15 && in->base != PV_X86_REG_NONE && in->base != PV_X86_REG_RIP)
+		return false;
+	if (in->index > 15 && in->index != PV_X86_REG_NONE)
+		return false;
+	return true;
+}
+
 pv_err_t pv_x86emu_execute(struct pv_x86emu_state *st, const struct pv_x86_insn *insn,
 			   const struct pv_x86emu_ops *ops, void *ctx, struct pv_x86_fault *fault)
 {
@@ -837,7 +864,8 @@ pv_err_t pv_x86emu_execute(struct pv_x86emu_state *st, const struct pv_x86_insn 
 	    !ops->cmpxchg_mem)
 		return PV_EINVAL;
 	struct emu em = {st, insn, ops, ctx, fault, (unsigned)pv_x86emu_mode(st), 0};
-	if (insn->mode != em.mode || insn->len == 0 || insn->len > PV_X86_MAX_INSN_LEN)
+	if (insn->mode != em.mode || insn->len == 0 || insn->len > PV_X86_MAX_INSN_LEN ||
+	    !insn_valid(insn))
 		return PV_EINVAL;
 	em.next_rip = (st->regs.rip + insn->len) & ip_mask(em.mode);
 	*fault = (struct pv_x86_fault){0};
