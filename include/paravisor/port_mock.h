@@ -271,7 +271,8 @@ pv_err_t pv_mock_set_script_repeat(struct pv_mock *mock, uint32_t vcpu_index,
 				   const struct pv_exit *exits, size_t n);
 
 /**
- * @brief Number of script entries a vCPU has reported so far.
+ * @brief Number of script entries a vCPU has reported since its script was
+ *        last set.
  * @param mock Mock.
  * @param vcpu_index vCPU index.
  * @return The count (keeps growing for a repeating script).

@@ -561,6 +561,7 @@ static pv_err_t mock_install_script(struct pv_mock *m, uint32_t index, const str
 	v->script_rep_len = tmp.script_rep_len;
 	v->script_len = n;
 	v->script_next = 0;
+	atomic_store(&v->script_pos, 0);
 	v->repeat = repeat;
 	pthread_mutex_unlock(&m->lock);
 	return PV_OK;
