@@ -87,13 +87,13 @@ static uint8_t cmd_extend[10 + 4 + 4 + 9 + 4 + 2 + 32];
 static void build_extend(void)
 {
 	uint8_t *p = cmd_extend;
-	static const uint8_t head[] = {0x80, 0x02, 0, 0, 0, sizeof(cmd_extend), 0, 0, 0x01, 0x82,
-				       0,    0,    0, 16, /* PCR 16 */
-				       0,    0,    0, 9,  /* auth area size */
-				       0x40, 0,    0, 9,  /* TPM_RS_PW */
-				       0,    0,    0, 0,    0, /* nonce, attributes, hmac */
-				       0,    0,    0, 1,  /* one digest */
-				       0,    0x0B};       /* sha256 */
+	static const uint8_t head[] = {0x80, 0x02, 0, 0, 0,  sizeof(cmd_extend), 0, 0, 0x01,
+				       0x82, 0,    0, 0, 16, /* PCR 16 */
+				       0,    0,    0, 9,     /* auth area size */
+				       0x40, 0,    0, 9,     /* TPM_RS_PW */
+				       0,    0,    0, 0, 0,  /* nonce, attributes, hmac */
+				       0,    0,    0, 1,     /* one digest */
+				       0,    0x0B};          /* sha256 */
 	memcpy(p, head, sizeof(head));
 	for (size_t i = sizeof(head); i < sizeof(cmd_extend); i++)
 		p[i] = (uint8_t)i;
@@ -161,8 +161,8 @@ static int swtpm_cmd(int fd, const uint8_t *cmd, size_t len, uint8_t *rsp)
 {
 	if (io_full(fd, (void *)cmd, len, true) || io_full(fd, rsp, 10, false))
 		return -1;
-	uint32_t size = (uint32_t)rsp[2] << 24 | (uint32_t)rsp[3] << 16 | (uint32_t)rsp[4] << 8 |
-			rsp[5];
+	uint32_t size =
+		(uint32_t)rsp[2] << 24 | (uint32_t)rsp[3] << 16 | (uint32_t)rsp[4] << 8 | rsp[5];
 	if (size < 10 || size > 4096 || io_full(fd, rsp + 10, size - 10, false))
 		return -1;
 	return (int)rc_of(rsp);
@@ -195,7 +195,8 @@ static bool swtpm_start(struct swtpm *s)
 	if (!mkdtemp(s->dir))
 		return false;
 	for (int attempt = 0; attempt < 20; attempt++) {
-		unsigned port = 30000u + ((unsigned)getpid() * 13u + (unsigned)attempt * 977u) % 20000u;
+		unsigned port =
+			30000u + ((unsigned)getpid() * 13u + (unsigned)attempt * 977u) % 20000u;
 		char server[96], ctrl[96], state[96];
 		snprintf(server, sizeof(server), "type=tcp,port=%u,bindaddr=127.0.0.1", port);
 		snprintf(ctrl, sizeof(ctrl), "type=tcp,port=%u,bindaddr=127.0.0.1", port + 1);
@@ -216,7 +217,8 @@ static bool swtpm_start(struct swtpm *s)
 		}
 		for (int tries = 0; tries < 100; tries++) {
 			int fd = socket(AF_INET, SOCK_STREAM, 0);
-			struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+			struct sockaddr_in a = {.sin_family = AF_INET,
+						.sin_port = htons((uint16_t)port)};
 			a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 			if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0) {
 				int one = 1;
@@ -276,8 +278,11 @@ int main(int argc, char **argv)
 	struct pv_vtpm *vtpm;
 	if (pv_mock_create(&mc, &mock))
 		return 1;
-	struct pv_partition_config pc = {.vcpu_count = 1, .vtl_count = 1, .ranges = &ram,
-					 .range_count = 1, .port = pv_mock_port_ops(mock),
+	struct pv_partition_config pc = {.vcpu_count = 1,
+					 .vtl_count = 1,
+					 .ranges = &ram,
+					 .range_count = 1,
+					 .port = pv_mock_port_ops(mock),
 					 .port_ctx = mock};
 	if (pv_partition_create(&pc, &part))
 		return 1;
@@ -323,8 +328,8 @@ int main(int argc, char **argv)
 					best_s = s;
 			}
 		}
-		printf("%-26s libtpms direct (limit) %8.2f | CRB device %8.2f  ratio %.2f", cmds[c].name,
-		       best_d, best_c, best_c / best_d);
+		printf("%-26s libtpms direct (limit) %8.2f | CRB device %8.2f  ratio %.2f",
+		       cmds[c].name, best_d, best_c, best_c / best_d);
 		if (have_sw)
 			printf(" | swtpm socket %8.2f  ratio %.2f", best_s, best_s / best_d);
 		else

@@ -118,8 +118,16 @@ static int write_u32(int fd, uint32_t v)
 
 static size_t error_response(uint8_t *rsp, uint32_t rc)
 {
-	const uint8_t hdr[10] = {0x80, 0x01, 0, 0, 0, 10, (uint8_t)(rc >> 24), (uint8_t)(rc >> 16),
-				 (uint8_t)(rc >> 8), (uint8_t)rc};
+	const uint8_t hdr[10] = {0x80,
+				 0x01,
+				 0,
+				 0,
+				 0,
+				 10,
+				 (uint8_t)(rc >> 24),
+				 (uint8_t)(rc >> 16),
+				 (uint8_t)(rc >> 8),
+				 (uint8_t)rc};
 	memcpy(rsp, hdr, sizeof(hdr));
 	return sizeof(hdr);
 }
@@ -153,8 +161,9 @@ static int handle_command(struct server *s, int fd)
 				return -1;
 			pv_err_t err = PV_ESTATE;
 			if (s->powered)
-				err = pv_vtpm_crb_transact(s->vcpu, pv_gpa(PV_VTPM_CRB_BASE), loc, s->cmd,
-							   size, s->rsp, sizeof(s->rsp), &rsp_len);
+				err = pv_vtpm_crb_transact(s->vcpu, pv_gpa(PV_VTPM_CRB_BASE), loc,
+							   s->cmd, size, s->rsp, sizeof(s->rsp),
+							   &rsp_len);
 			if (err) {
 				fprintf(stderr, "tpm_server: CRB transaction failed: %s\n",
 					pv_strerror(err));

@@ -62,13 +62,13 @@ struct pv_uart_backend {
 
 /** @brief UART configuration. */
 struct pv_uart_config {
-	uint16_t io_base;                     /**< First I/O port (e.g. ::PV_UART_COM1_BASE). */
-	uint32_t irq;                         /**< Interrupt line (GSI) for pv_irq_set(). */
-	bool irq_ignores_out2;                /**< true: MCR OUT2 does not gate the line. */
+	uint16_t io_base;      /**< First I/O port (e.g. ::PV_UART_COM1_BASE). */
+	uint32_t irq;          /**< Interrupt line (GSI) for pv_irq_set(). */
+	bool irq_ignores_out2; /**< true: MCR OUT2 does not gate the line. */
 	/** Poll the backend's read() this often with a port timer (0: only when
 	 *  the guest reads RBR/LSR or the host calls pv_uart_poll()). */
 	uint64_t rx_poll_ns;
-	struct pv_uart_backend backend;       /**< Host backend (copied). */
+	struct pv_uart_backend backend; /**< Host backend (copied). */
 };
 
 /** @brief Opaque UART instance. */
@@ -179,12 +179,12 @@ pv_err_t pv_uart_restore(struct pv_uart *uart, const uint8_t *buf, size_t len);
 
 /** @brief In-memory backend state (caller-owned; see pv_uart_backend_mem()). */
 struct pv_uart_membuf {
-	uint8_t *tx;          /**< Transmitted bytes are appended here. */
-	size_t tx_cap;        /**< Capacity of @c tx; further bytes are refused. */
-	size_t tx_len;        /**< Bytes in @c tx. */
-	const uint8_t *rx;    /**< Input bytes offered to the guest. */
-	size_t rx_len;        /**< Length of @c rx. */
-	size_t rx_pos;        /**< Bytes of @c rx already consumed. */
+	uint8_t *tx;       /**< Transmitted bytes are appended here. */
+	size_t tx_cap;     /**< Capacity of @c tx; further bytes are refused. */
+	size_t tx_len;     /**< Bytes in @c tx. */
+	const uint8_t *rx; /**< Input bytes offered to the guest. */
+	size_t rx_len;     /**< Length of @c rx. */
+	size_t rx_pos;     /**< Bytes of @c rx already consumed. */
 };
 
 /**

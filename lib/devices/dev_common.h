@@ -185,7 +185,7 @@ static inline pv_err_t pvd_rec_end(const struct pvd_wr *w, size_t *out_len)
 	return PV_OK;
 }
 
-#define PVD_MAGIC(a, b, c, d)                                                                    \
+#define PVD_MAGIC(a, b, c, d)                                                                      \
 	((uint32_t)(uint8_t)(a) | ((uint32_t)(uint8_t)(b) << 8) | ((uint32_t)(uint8_t)(c) << 16) | \
 	 ((uint32_t)(uint8_t)(d) << 24))
 

@@ -428,8 +428,7 @@ static void rtc_write_reg(struct pv_rtc *r, uint8_t idx, uint8_t v)
 	}
 }
 
-pv_err_t pv_rtc_io(struct pv_rtc *rtc, uint16_t offset, uint8_t size, bool is_write,
-		   uint32_t *data)
+pv_err_t pv_rtc_io(struct pv_rtc *rtc, uint16_t offset, uint8_t size, bool is_write, uint32_t *data)
 {
 	if (!rtc || !data || (size != 1 && size != 2 && size != 4))
 		return PV_EINVAL;
@@ -551,8 +550,8 @@ uint64_t pv_rtc_get_time(struct pv_rtc *rtc)
 	if (!rtc)
 		return 0;
 	pvd_lock(rtc->part, rtc->lock);
-	uint64_t t = rtc->running ? rtc_now_ns(rtc, pv_clock_ns(rtc->part)) / NS_PER_SEC
-				  : load_time(rtc);
+	uint64_t t = rtc->running ? rtc_now_ns(rtc, pv_clock_ns(rtc->part)) / NS_PER_SEC :
+				    load_time(rtc);
 	pvd_unlock(rtc->part, rtc->lock);
 	return t;
 }

@@ -633,8 +633,9 @@ pv_err_t pv_uart_save(struct pv_uart *uart, uint8_t *buf, size_t cap, size_t *le
 	}
 	pvd_put_u8(&w, uart->tx_count);
 	for (uint8_t i = 0; i < PV_UART_FIFO_SIZE; i++)
-		pvd_put_u8(&w, i < uart->tx_count ? uart->tx[(uart->tx_head + i) % PV_UART_FIFO_SIZE]
-						  : 0);
+		pvd_put_u8(&w, i < uart->tx_count ?
+				       uart->tx[(uart->tx_head + i) % PV_UART_FIFO_SIZE] :
+				       0);
 	pvd_unlock(uart->part, uart->lock);
 	return pvd_rec_end(&w, len);
 }
@@ -673,13 +674,14 @@ pv_err_t pv_uart_restore(struct pv_uart *uart, const uint8_t *buf, size_t len)
 	n.tx_head = 0;
 	pvd_get_bytes(&r, n.tx, PV_UART_FIFO_SIZE);
 	if (r.bad || (n.ier & ~0x0Fu) || (n.mcr & ~MCR_MASK) ||
-	    (n.fcr & ~(FCR_ENABLE | FCR_DMA | FCR_TRIG)) ||
-	    (!(n.fcr & FCR_ENABLE) && n.fcr != 0) || (n.lsr_err & ~LSR_ERRS) ||
-	    (n.msr_delta & ~0x0Fu) || (n.msr_in & 0x0Fu) || (n.host_lines & 0x0Fu) || thre > 1 ||
-	    n.rx_count > rx_cap(&n) || n.tx_count > PV_UART_FIFO_SIZE)
+	    (n.fcr & ~(FCR_ENABLE | FCR_DMA | FCR_TRIG)) || (!(n.fcr & FCR_ENABLE) && n.fcr != 0) ||
+	    (n.lsr_err & ~LSR_ERRS) || (n.msr_delta & ~0x0Fu) || (n.msr_in & 0x0Fu) ||
+	    (n.host_lines & 0x0Fu) || thre > 1 || n.rx_count > rx_cap(&n) ||
+	    n.tx_count > PV_UART_FIFO_SIZE)
 		err = PV_EBADMSG;
 	for (uint8_t i = 0; i < PV_UART_FIFO_SIZE; i++) {
-		if ((n.rx_flags[i] & ~(LSR_PE | LSR_FE | LSR_BI)) || (i >= n.rx_count && n.rx_flags[i]))
+		if ((n.rx_flags[i] & ~(LSR_PE | LSR_FE | LSR_BI)) ||
+		    (i >= n.rx_count && n.rx_flags[i]))
 			err = PV_EBADMSG;
 	}
 	if (err) {

@@ -71,7 +71,7 @@ pv_err_t pv_vtpm_crb_transact(struct pv_vcpu *vcpu, pv_gpa_t base, uint8_t local
 	uint64_t buf = page + PV_VTPM_CRB_BUFFER_OFFSET;
 	pv_err_t err = PV_OK;
 
-	crb_wr(vcpu, page + 0x08, 4, 0x1); /* LOC_CTRL.requestAccess */
+	crb_wr(vcpu, page + 0x08, 4, 0x1);        /* LOC_CTRL.requestAccess */
 	if (!(crb_rd(vcpu, page + 0x0C, 4) & 1u)) /* LOC_STS.granted */
 		return PV_EBUSY;
 	crb_wr(vcpu, page + 0x40, 4, 0x1); /* CTRL_REQ.cmdReady */
@@ -94,8 +94,8 @@ pv_err_t pv_vtpm_crb_transact(struct pv_vcpu *vcpu, pv_gpa_t base, uint8_t local
 	}
 	uint8_t hdr[10];
 	buf_read(vcpu, buf, hdr, sizeof(hdr));
-	uint32_t size = (uint32_t)hdr[2] << 24 | (uint32_t)hdr[3] << 16 | (uint32_t)hdr[4] << 8 |
-			hdr[5];
+	uint32_t size =
+		(uint32_t)hdr[2] << 24 | (uint32_t)hdr[3] << 16 | (uint32_t)hdr[4] << 8 | hdr[5];
 	if (size < 10 || size > PV_VTPM_CRB_BUFFER_SIZE) {
 		err = PV_EBADMSG;
 		goto out;

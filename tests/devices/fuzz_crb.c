@@ -62,8 +62,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	struct pv_mem_range ram = {pv_gpa(0), 1u << 16, PV_MEM_RAM};
 	if (pv_mock_create(&mc, &g_mock))
 		abort();
-	struct pv_partition_config pc = {.vcpu_count = 1, .vtl_count = 1, .ranges = &ram,
-					 .range_count = 1, .port = pv_mock_port_ops(g_mock),
+	struct pv_partition_config pc = {.vcpu_count = 1,
+					 .vtl_count = 1,
+					 .ranges = &ram,
+					 .range_count = 1,
+					 .port = pv_mock_port_ops(g_mock),
 					 .port_ctx = g_mock};
 	if (pv_partition_create(&pc, &g_part))
 		abort();

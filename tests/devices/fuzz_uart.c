@@ -27,15 +27,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (pv_mock_create(&mc, &mock))
 		abort();
 	struct pv_mem_range ram = {pv_gpa(0), 1u << 16, PV_MEM_RAM};
-	struct pv_partition_config pc = {.vcpu_count = 1, .vtl_count = 1, .ranges = &ram,
-					 .range_count = 1, .port = pv_mock_port_ops(mock),
+	struct pv_partition_config pc = {.vcpu_count = 1,
+					 .vtl_count = 1,
+					 .ranges = &ram,
+					 .range_count = 1,
+					 .port = pv_mock_port_ops(mock),
 					 .port_ctx = mock};
 	struct pv_partition *part;
 	if (pv_partition_create(&pc, &part))
 		abort();
 	pv_irq_set_router(part, quiet_router, NULL);
 	static uint8_t tx[512], rx[64];
-	struct pv_uart_membuf mem = {.tx = tx, .tx_cap = sizeof(tx), .rx = rx, .rx_len = sizeof(rx)};
+	struct pv_uart_membuf mem = {
+		.tx = tx, .tx_cap = sizeof(tx), .rx = rx, .rx_len = sizeof(rx)};
 	struct pv_uart_config cfg = {.io_base = 0x3F8, .irq = 4};
 	cfg.backend = pv_uart_backend_mem(&mem);
 	struct pv_uart *u;

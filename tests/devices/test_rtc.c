@@ -450,7 +450,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_reset_and_time_bcd, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_binary_and_12h, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_set_bit_and_guest_write, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_set_bit_and_guest_write, fx_setup,
+						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_write_while_running_keeps_phase, fx_setup,
 						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_uip_window, fx_setup, fx_teardown),
@@ -462,7 +463,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_divider_reset, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_nmi_mask_and_index, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_cmos_ram, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_every_width_every_offset, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_every_width_every_offset, fx_setup,
+						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_save_restore, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_set_time_clamps, fx_setup, fx_teardown),
 	};

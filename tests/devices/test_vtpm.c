@@ -322,7 +322,7 @@ static void test_locality_arbitration(void **state)
 	wr32(f, PG(0) + 0x08, 1); /* request 0 */
 	assert_int_equal(rd32(f, PG(0) + 0x0C), 1);
 	assert_int_equal(rd32(f, PG(3) + 0x00), 0x83); /* assigned, active 0 */
-	wr32(f, PG(2) + 0x08, 1); /* request 2: waits */
+	wr32(f, PG(2) + 0x08, 1);                      /* request 2: waits */
 	assert_int_equal(rd32(f, PG(2) + 0x0C), 0);
 	wr32(f, PG(1) + 0x08, 1); /* request 1: waits */
 	wr32(f, PG(0) + 0x08, 2); /* relinquish 0: highest waiter (2) wins */
@@ -453,7 +453,8 @@ static void test_malformed_commands(void **state)
 		devtest_mmio_write(&f->t, BUF(0) + 2, 4, __builtin_bswap32(sizes[i]));
 		wr32(f, PG(0) + 0x4C, 1);
 		assert_int_equal(rd32(f, PG(0) + 0x4C), 0);
-		uint32_t hdr_size = __builtin_bswap32((uint32_t)devtest_mmio_read(&f->t, BUF(0) + 2, 4));
+		uint32_t hdr_size =
+			__builtin_bswap32((uint32_t)devtest_mmio_read(&f->t, BUF(0) + 2, 4));
 		uint32_t trc = __builtin_bswap32((uint32_t)devtest_mmio_read(&f->t, BUF(0) + 6, 4));
 		assert_int_equal(hdr_size, 10);
 		assert_int_not_equal(trc, 0);
@@ -488,9 +489,9 @@ static void test_cancel(void **state)
 	uint8_t rsp[4096];
 	pv_vtpm_set_cancel(f->v, true);
 	size_t n;
-	assert_int_equal(pv_vtpm_crb_transact(f->t.vcpu, pv_gpa(BASE), 0, cmd, len, rsp,
-					      sizeof(rsp), &n),
-			 PV_OK);
+	assert_int_equal(
+		pv_vtpm_crb_transact(f->t.vcpu, pv_gpa(BASE), 0, cmd, len, rsp, sizeof(rsp), &n),
+		PV_OK);
 	assert_int_equal(be32(rsp + 6), 0x909);
 	pv_vtpm_set_cancel(f->v, false);
 	assert_int_equal(transact(f, cmd, len, rsp, NULL), 0);
@@ -525,7 +526,8 @@ static void test_every_width_every_offset(void **state)
 	struct fx *f = *state;
 	static const uint8_t sizes[4] = {1, 2, 4, 8};
 	for (int s = 0; s < 4; s++) {
-		for (uint64_t off = 0; off < PV_VTPM_CRB_SIZE; off += (off % 0x1000 < 0x90 ? 1 : 61))
+		for (uint64_t off = 0; off < PV_VTPM_CRB_SIZE;
+		     off += (off % 0x1000 < 0x90 ? 1 : 61))
 			(void)devtest_mmio_read(&f->t, BASE + off, sizes[s]);
 	}
 	/* Writes of all-ones and zero to every register byte of every page. */
@@ -706,7 +708,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_malformed_commands, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_cancel, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_start_interrupt, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_every_width_every_offset, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_every_width_every_offset, fx_setup,
+						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_state_survives_power_cycle, fx_setup,
 						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_unusable_state_is_refused, fx_setup,

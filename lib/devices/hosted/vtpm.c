@@ -59,7 +59,7 @@
 
 /* INTF_ID: type CRB active (1), version CRB (1), CapLocality (all five),
  * 64-byte transfers (3), CapCRB, selector CRB (1), selector locked; VID/DID. */
-#define INTF_ID_LO                                                                          \
+#define INTF_ID_LO \
 	((1u << 0) | (1u << 4) | (1u << 8) | (3u << 11) | (1u << 14) | (1u << 17) | (1u << 19))
 #define INTF_ID_HI (0x1414u | (0x0001u << 16))
 
@@ -96,7 +96,7 @@ struct pv_vtpm {
 
 	uint8_t buf[BUF_SIZE];
 	uint8_t cmd[BUF_SIZE];
-	unsigned char *rsp;   /* libtpms-owned response buffer */
+	unsigned char *rsp; /* libtpms-owned response buffer */
 	uint32_t rsp_bufsize;
 };
 
@@ -375,7 +375,8 @@ static uint32_t reg_read32(const struct pv_vtpm *v, uint8_t loc, uint32_t reg)
 		return s;
 	}
 	case R_LOC_STS:
-		return (act ? LOC_STS_GRANTED : 0u) | ((v->seized >> loc) & 1u ? LOC_STS_SEIZED : 0u);
+		return (act ? LOC_STS_GRANTED : 0u) |
+		       ((v->seized >> loc) & 1u ? LOC_STS_SEIZED : 0u);
 	case R_INTF_ID_LO:
 		return INTF_ID_LO;
 	case R_INTF_ID_HI:
@@ -409,7 +410,7 @@ static void grant_next(struct pv_vtpm *v)
 	v->active = NO_LOC;
 	for (int l = NLOC - 1; l >= 0; l--) {
 		if (v->pending & (1u << l)) {
-			v->pending &= (uint8_t)~(1u << l);
+			v->pending &= (uint8_t) ~(1u << l);
 			v->active = (uint8_t)l;
 			return;
 		}
@@ -515,7 +516,8 @@ static uint64_t access_in_page(struct pv_vtpm *v, uint8_t loc, uint32_t off, uin
 			for (uint32_t byte = 0; byte < 4; byte++) {
 				uint32_t a = reg + byte;
 				if (a >= off && a < off + size)
-					out |= (uint64_t)((r >> (8 * byte)) & 0xFFu) << (8 * (a - off));
+					out |= (uint64_t)((r >> (8 * byte)) & 0xFFu)
+					       << (8 * (a - off));
 			}
 		}
 	}

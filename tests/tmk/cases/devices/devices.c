@@ -207,8 +207,8 @@ static int crb_command(const uint8_t *cmd, unsigned len, uint8_t *rsp, unsigned 
 		for (unsigned b = 0; b < 4; b++)
 			rsp[i + b] = (uint8_t)(v >> (8 * b));
 	}
-	unsigned size = (unsigned)rsp[2] << 24 | (unsigned)rsp[3] << 16 | (unsigned)rsp[4] << 8 |
-			rsp[5];
+	unsigned size =
+		(unsigned)rsp[2] << 24 | (unsigned)rsp[3] << 16 | (unsigned)rsp[4] << 8 | rsp[5];
 	if (size < 10 || size > cap)
 		return -4;
 	for (i = 8; i < size; i++)
@@ -255,13 +255,13 @@ TMK_CASE(crb_pcr_read)
 		return;
 	}
 	/* TPM2_PCR_Read(sha256, PCR 0) */
-	static const uint8_t cmd[20] = {0x80, 0x01, 0, 0,    0,    20, 0, 0, 0x01, 0x7E,
+	static const uint8_t cmd[20] = {0x80, 0x01, 0, 0,    0,    20,   0, 0, 0x01, 0x7E,
 					0,    0,    0, 0x01, 0x00, 0x0B, 3, 1, 0,    0};
 	static uint8_t rsp[128];
 	int n = crb_command(cmd, sizeof(cmd), rsp, sizeof(rsp));
 	TMK_CHECK_EQ(n, 62);
 	TMK_CHECK_EQ(rc_of(rsp), 0);
-	TMK_CHECK_EQ(rsp[27], 1);           /* one digest */
+	TMK_CHECK_EQ(rsp[27], 1); /* one digest */
 	TMK_CHECK_EQ((rsp[28] << 8) | rsp[29], 32);
 	unsigned nonzero = 0;
 	for (int i = 30; i < 62; i++)

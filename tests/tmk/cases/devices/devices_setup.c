@@ -39,7 +39,9 @@ static pv_err_t router(void *ctx, bool is_msi, uint32_t gsi, bool level, uint64_
 	f->level[gsi] = level;
 	if (!rising)
 		return PV_OK;
-	uint8_t vector = gsi == DEV_UART_IRQ ? DEV_UART_VECTOR : gsi == DEV_RTC_IRQ ? DEV_RTC_VECTOR : 0;
+	uint8_t vector = gsi == DEV_UART_IRQ ? DEV_UART_VECTOR :
+			 gsi == DEV_RTC_IRQ  ? DEV_RTC_VECTOR :
+					       0;
 	if (!vector)
 		return PV_OK;
 	struct pv_event ev = {.kind = PV_EVENT_INTERRUPT, .vector = vector};
@@ -115,8 +117,8 @@ static pv_err_t setup(struct tmk_host *h, struct pv_partition *part, void **ctx)
 	pv_err_t err = pv_uart_create(part, &uc, &f->uart);
 	if (err)
 		goto fail;
-	struct pv_rtc_config rc = {.io_base = PV_RTC_IO_BASE, .irq = DEV_RTC_IRQ,
-				   .epoch_sec = DEV_RTC_EPOCH};
+	struct pv_rtc_config rc = {
+		.io_base = PV_RTC_IO_BASE, .irq = DEV_RTC_IRQ, .epoch_sec = DEV_RTC_EPOCH};
 	err = pv_rtc_create(part, &rc, &f->rtc);
 	if (err)
 		goto fail;
