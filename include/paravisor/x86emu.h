@@ -218,7 +218,11 @@ struct pv_x86emu_ops {
 	/** @brief Atomically compare @p len bytes at @p gpa with @p expected and,
 	 *  if equal, replace them with @p desired and set *@p swapped = true.
 	 *  Otherwise set *@p swapped = false and copy the current bytes into
-	 *  @p expected. @p len is 1, 2, 4, 8 or 16. */
+	 *  @p expected. @p len is 1, 2, 4, 8 or 16. Used for LOCKed
+	 *  read-modify-writes, XCHG with memory, CMPXCHG (locked or not) and
+	 *  accessed/dirty updates of page-table entries; it can therefore be
+	 *  called on an MMIO GPA, where the device model decides what "atomic"
+	 *  means. */
 	pv_err_t (*cmpxchg_mem)(void *ctx, uint64_t gpa, unsigned len, void *expected,
 				const void *desired, bool *swapped);
 };
