@@ -1,0 +1,238 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * lab-linux: boot a Linux bzImage on the kvm port with libparavisor's
+ * direct-boot loader, ACPI tables and PM registers, the 16550 UART (on
+ * stdin/stdout) and the CMOS RTC. A stand-in for pvrun in the nested lab
+ * until pvrun boots Linux: it proves the loader, the tables and the ACPI
+ * power-off path against an unmodified kernel. No VMBus, no vTPM.
+ *
+ * usage: lab-linux --kernel BZIMAGE [--initrd FILE] [--cmdline STR]
+ *                  [--mem MIB] [--timeout S]
+ * Exit status: 0 on the guest's ACPI power-off (S5), 3 on a guest reset,
+ * 4 on a timeout, 1 on errors.
+ */
+#define _DEFAULT_SOURCE
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "paravisor/acpi.h"
+#include "paravisor/boot_linux.h"
+#include "paravisor/port_kvm.h"
+#include "paravisor/pv.h"
+#include "paravisor/rtc_cmos.h"
+#include "paravisor/uart16550.h"
+
+struct lab {
+	struct pv_vcpu *vcpu;
+	volatile int outcome; /* 0 running, 1 power-off, 2 reset, 3 timeout */
+	unsigned timeout_s;
+	double t0;
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void *read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	void *buf;
+	long n;
+
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = n > 0 ? malloc((size_t)n) : NULL;
+	if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+		free(buf);
+		buf = NULL;
+	}
+	fclose(f);
+	*len = buf ? (size_t)n : 0;
+	return buf;
+}
+
+static void on_power(void *ctx, enum pv_acpi_power_event ev, uint8_t typ)
+{
+	struct lab *l = ctx;
+
+	(void)typ;
+	if (l->outcome == 0)
+		l->outcome = ev == PV_ACPI_RESET ? 2 : 1;
+	pv_vcpu_stop(l->vcpu);
+}
+
+static void *watchdog(void *arg)
+{
+	struct lab *l = arg;
+
+	while (l->outcome == 0) {
+		usleep(200000);
+		if (now_s() - l->t0 > l->timeout_s && l->outcome == 0) {
+			l->outcome = 3;
+			pv_vcpu_stop(l->vcpu);
+		}
+	}
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	const char *kernel = NULL, *initrd = NULL, *cmdline = "console=ttyS0";
+	unsigned mem_mib = 1024;
+	struct lab l = {.timeout_s = 600};
+	pv_err_t err;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (!v) {
+			fprintf(stderr, "lab-linux: %s needs a value\n", a);
+			return 1;
+		}
+		if (!strcmp(a, "--kernel"))
+			kernel = v;
+		else if (!strcmp(a, "--initrd"))
+			initrd = v;
+		else if (!strcmp(a, "--cmdline"))
+			cmdline = v;
+		else if (!strcmp(a, "--mem"))
+			mem_mib = (unsigned)strtoul(v, NULL, 0);
+		else if (!strcmp(a, "--timeout"))
+			l.timeout_s = (unsigned)strtoul(v, NULL, 0);
+		else {
+			fprintf(stderr, "lab-linux: unknown option %s\n", a);
+			return 1;
+		}
+		i++;
+	}
+	if (!kernel || mem_mib < 64 || mem_mib > 3072) {
+		fprintf(stderr, "usage: lab-linux --kernel BZIMAGE [--initrd FILE] [--cmdline STR] "
+				"[--mem 64..3072] [--timeout S]\n");
+		return 1;
+	}
+	size_t klen = 0, ilen = 0;
+	void *kimg = read_file(kernel, &klen);
+	void *iimg = initrd ? read_file(initrd, &ilen) : NULL;
+	if (!kimg || (initrd && !iimg)) {
+		fprintf(stderr, "lab-linux: cannot read %s\n", !kimg ? kernel : initrd);
+		return 1;
+	}
+
+	struct pv_kvm_options o;
+	struct pv_kvm *kvm;
+	struct pv_partition *part;
+	pv_kvm_options_init(&o);
+	o.irqchip = true;
+	err = pv_kvm_create(&o, &kvm);
+	if (err) {
+		fprintf(stderr, "lab-linux: kvm: %s\n", pv_strerror(err));
+		return 1;
+	}
+	struct pv_mem_range ram = {pv_gpa(0), (uint64_t)mem_mib << 20, PV_MEM_RAM};
+	struct pv_partition_config pc = {
+		.vcpu_count = 1,
+		.vtl_count = 1,
+		.ranges = &ram,
+		.range_count = 1,
+		.port = pv_kvm_port_ops(kvm),
+		.port_ctx = kvm,
+	};
+	err = pv_partition_create(&pc, &part);
+	if (err) {
+		fprintf(stderr, "lab-linux: partition: %s\n", pv_strerror(err));
+		return 1;
+	}
+	l.vcpu = pv_partition_vcpu(part, 0);
+
+	struct pv_acpi_config ac = {.devices = PV_ACPI_DEV_COM1 | PV_ACPI_DEV_RTC};
+	struct pv_acpi_layout al;
+	struct pv_acpi_pm *pm;
+	struct pv_uart_fdbuf fds;
+	struct pv_uart *uart;
+	struct pv_rtc *rtc;
+	memset(&fds, 0, sizeof(fds));
+	fds.in_fd = 0;
+	fds.out_fd = 1;
+	struct pv_uart_config uc = {.io_base = PV_UART_COM1_BASE,
+				    .irq = PV_UART_COM1_IRQ,
+				    .rx_poll_ns = 10000000,
+				    .backend = pv_uart_backend_fd(&fds)};
+	struct pv_rtc_config rc = {
+		.io_base = PV_RTC_IO_BASE, .irq = PV_RTC_IRQ, .epoch_sec = (uint64_t)time(NULL)};
+	if ((err = pv_acpi_install(part, &ac, &al)) ||
+	    (err = pv_acpi_pm_create(part, 0, on_power, &l, &pm)) ||
+	    (err = pv_uart_create(part, &uc, &uart)) || (err = pv_rtc_create(part, &rc, &rtc))) {
+		fprintf(stderr, "lab-linux: devices: %s\n", pv_strerror(err));
+		return 1;
+	}
+
+	/* Legacy VGA/BIOS hole reserved, the table area typed ACPI. */
+	const struct pv_linux_e820_extra extra[] = {
+		{0xa0000, PV_ACPI_DEFAULT_BASE - 0xa0000, PV_E820_RESERVED},
+		{PV_ACPI_DEFAULT_BASE, 0x100000 - PV_ACPI_DEFAULT_BASE, PV_E820_ACPI},
+	};
+	struct pv_linux_boot_config bc = {
+		.kernel = kimg,
+		.kernel_size = klen,
+		.initrd = iimg,
+		.initrd_size = ilen,
+		.cmdline = cmdline,
+		.map = &ram,
+		.map_count = 1,
+		.extra = extra,
+		.extra_count = 2,
+		.rsdp_gpa = al.rsdp,
+	};
+	static struct pv_linux_plan plan;
+	if ((err = pv_linux_load(part, &bc, &plan)) || (err = pv_linux_start(l.vcpu, &plan))) {
+		fprintf(stderr, "lab-linux: loading %s: %s\n", kernel, pv_strerror(err));
+		return 1;
+	}
+	fprintf(stderr,
+		"lab-linux: boot protocol %u.%02u, kernel at 0x%llx, initrd 0x%llx (%zu bytes), "
+		"%u MiB RAM, %u E820 entries\n",
+		plan.info.protocol >> 8, plan.info.protocol & 0xff,
+		(unsigned long long)plan.kernel_gpa, (unsigned long long)plan.initrd_gpa, ilen,
+		mem_mib, plan.e820_count);
+
+	pthread_t wd;
+	struct pv_exit last;
+	l.t0 = now_s();
+	pthread_create(&wd, NULL, watchdog, &l);
+	err = pv_vcpu_run(l.vcpu, &last);
+	if (l.outcome == 0)
+		l.outcome = 4;
+	pthread_join(wd, NULL);
+	double secs = now_s() - l.t0;
+	struct pv_stats st;
+	pv_partition_get_stats(part, &st);
+	fprintf(stderr,
+		"\nlab-linux: %s after %.1f s (run: %s, last exit kind %d; exits: io %llu, mmio %llu, "
+		"hlt %llu)\n",
+		l.outcome == 1 ? "guest powered off through ACPI (S5)" :
+		l.outcome == 2 ? "guest reset through the ACPI reset register" :
+		l.outcome == 3 ? "timed out" :
+				 "the vCPU stopped",
+		secs, pv_strerror(err), (int)last.kind, (unsigned long long)st.exits[PV_EXIT_IO],
+		(unsigned long long)st.exits[PV_EXIT_MMIO],
+		(unsigned long long)st.exits[PV_EXIT_HLT]);
+	pv_rtc_destroy(rtc);
+	pv_uart_destroy(uart);
+	pv_acpi_pm_destroy(pm);
+	pv_partition_destroy(part);
+	pv_kvm_destroy(kvm);
+	free(kimg);
+	free(iimg);
+	return l.outcome == 1 ? 0 : l.outcome == 2 ? 3 : l.outcome == 3 ? 4 : 1;
+}
