@@ -393,6 +393,14 @@ static void on_timer(void *ctx)
 	pthread_mutex_unlock(&t->m);
 }
 
+static unsigned get_fired(struct tstate *t)
+{
+	pthread_mutex_lock(&t->m);
+	unsigned n = t->fired;
+	pthread_mutex_unlock(&t->m);
+	return n;
+}
+
 static void test_clock_and_timers(void **state)
 {
 	(void)state;
@@ -410,28 +418,28 @@ static void test_clock_and_timers(void **state)
 	assert_int_equal(pv_timer_create(f.part, on_timer, &t, &tm), PV_OK);
 	uint64_t deadline = pv_clock_ns(f.part) + 20000000ull;
 	assert_int_equal(pv_timer_arm(tm, deadline), PV_OK);
+	for (int i = 0; i < 400 && get_fired(&t) == 0; i++)
+		usleep(5000);
+	assert_int_equal(get_fired(&t), 1);
 	pthread_mutex_lock(&t.m);
-	for (int i = 0; i < 200 && !t.fired; i++) {
-		pthread_mutex_unlock(&t.m);
-		usleep(10000);
-		pthread_mutex_lock(&t.m);
-	}
+	uint64_t at = t.at;
 	pthread_mutex_unlock(&t.m);
-	assert_int_equal(t.fired, 1);
-	assert_true(t.at >= deadline);
+	assert_true(at >= deadline);
 
 	/* Cancelled timers do not fire; re-arming replaces the deadline. */
 	assert_int_equal(pv_timer_arm(tm, pv_clock_ns(f.part) + 30000000ull), PV_OK);
 	pv_timer_cancel(tm);
 	assert_int_equal(pv_timer_arm(tm, pv_clock_ns(f.part) + 5000000000ull), PV_OK);
 	assert_int_equal(pv_timer_arm(tm, pv_clock_ns(f.part) + 10000000ull), PV_OK);
-	usleep(100000);
-	assert_int_equal(t.fired, 2);
+	for (int i = 0; i < 400 && get_fired(&t) < 2; i++)
+		usleep(5000);
+	usleep(60000); /* past the cancelled deadline: it must not fire */
+	assert_int_equal(get_fired(&t), 2);
 	/* A past deadline fires as soon as possible. */
 	assert_int_equal(pv_timer_arm(tm, 0), PV_OK);
-	for (int i = 0; i < 200 && t.fired < 3; i++)
+	for (int i = 0; i < 200 && get_fired(&t) < 3; i++)
 		usleep(5000);
-	assert_int_equal(t.fired, 3);
+	assert_int_equal(get_fired(&t), 3);
 	pv_timer_destroy(tm);
 	pthread_cond_destroy(&t.c);
 	pthread_mutex_destroy(&t.m);

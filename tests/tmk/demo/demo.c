@@ -53,7 +53,6 @@ TMK_CASE(second_vcpu)
 		return;
 	}
 	tmk_start_vcpu(1, ap_hello);
-	for (uint32_t spin = 0; !ap_ran && spin < 2000000u; spin++)
-		tmk_pause();
+	tmk_spin_until(&ap_ran, 20000000000ull); /* >= 5 s at any TSC rate */
 	TMK_CHECK_EQ(ap_ran, 1);
 }

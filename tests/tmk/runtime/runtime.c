@@ -333,6 +333,17 @@ void tmk_wait_for(volatile uint32_t *flag)
 	tmk_sti();
 }
 
+bool tmk_spin_until(volatile uint32_t *flag, uint64_t max_cycles)
+{
+	uint64_t t0 = tmk_rdtsc();
+	while (!*flag) {
+		if (tmk_rdtsc() - t0 > max_cycles)
+			return false;
+		tmk_pause();
+	}
+	return true;
+}
+
 void tmk_start_vcpu(uint32_t index, tmk_ap_fn fn)
 {
 	if (index >= TMK_MAX_VCPUS)

@@ -160,6 +160,18 @@ static inline void tmk_pause(void)
 	__asm__ volatile("pause" ::: "memory");
 }
 
+static inline uint64_t tmk_rdtsc(void)
+{
+	uint32_t lo, hi;
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return ((uint64_t)hi << 32) | lo;
+}
+
+/* Spin (PAUSE) until *flag is non-zero or about @max_cycles TSC cycles passed.
+ * Returns true if the flag was seen. The host runner is loaded and slow:
+ * be generous (the runner's watchdog still bounds the whole TMK). */
+bool tmk_spin_until(volatile uint32_t *flag, uint64_t max_cycles);
+
 /* ---- more vCPUs ---- */
 
 /* Function run by application processors started with tmk_start_vcpu(). */
