@@ -269,7 +269,7 @@ uint64_t pv_hv1_reference_time(struct pv_hv1 *hv1);
  * For ports or backends that call the emulator directly.
  * @param hv1 Instance.
  * @param vcpu vCPU.
- * @param exit Exit; for ::PV_EXIT_HYPERCALL the result (or a #UD) is written.
+ * @param exit Exit; for ::PV_EXIT_HYPERCALL the result (or a \#UD) is written.
  * @return true if handled (only hypercall exits are).
  */
 bool pv_hv1_handle_exit(struct pv_hv1 *hv1, struct pv_vcpu *vcpu, struct pv_exit *exit);
