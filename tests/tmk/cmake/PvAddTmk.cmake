@@ -2,17 +2,20 @@
 # pv_add_tmk(NAME <name> SOURCES <guest files...>
 #            [RUNNER_SETUP <host C file>] [GUEST_INCLUDES <dirs...>]
 #            [HOST_SOURCES <more host files...>] [HOST_LIBS <libs...>]
-#            [MODES noirqchip|irqchip ...] [TIMEOUT <seconds>] [LABELS <labels...>])
+#            [MODES noirqchip|irqchip ...] [TIMEOUT <seconds>] [LABELS <labels...>]
+#            [EXPECT_FAIL])
 #
 # Builds the guest image <name>_image.elf and a cmocka runner <name>
 # (tests/tmk/host + your RUNNER_SETUP, which defines `const struct tmk_setup
 # tmk_setup`), and registers one ctest per mode: <name> (no irqchip) and/or
-# <name>_irqchip. Tests exit 77 = SKIPPED when /dev/kvm is unusable.
+# <name>_irqchip. Tests exit 77 = SKIPPED when /dev/kvm is unusable. TIMEOUT (default 60 s)
+# arms the runner's watchdog; ctest gets 30 s more. EXPECT_FAIL inverts the verdict (for
+# the framework's own self-tests: a failing or hanging guest must be reported as failed).
 include_guard(GLOBAL)
 include(${CMAKE_CURRENT_LIST_DIR}/TmkGuest.cmake)
 
 function(pv_add_tmk)
-  cmake_parse_arguments(T "" "NAME;RUNNER_SETUP;TIMEOUT"
+  cmake_parse_arguments(T "EXPECT_FAIL" "NAME;RUNNER_SETUP;TIMEOUT"
                         "SOURCES;GUEST_INCLUDES;HOST_SOURCES;HOST_LIBS;MODES;LABELS" ${ARGN})
   if(NOT T_MODES)
     set(T_MODES noirqchip)
@@ -34,6 +37,11 @@ function(pv_add_tmk)
   add_dependencies(${T_NAME} ${T_NAME}_image)
 
   math(EXPR timeout_ms "${T_TIMEOUT} * 1000")
+  math(EXPR ctest_timeout "${T_TIMEOUT} + 30")
+  set(expect)
+  if(T_EXPECT_FAIL)
+    set(expect --expect-fail)
+  endif()
   foreach(mode ${T_MODES})
     if(mode STREQUAL "irqchip")
       set(tname ${T_NAME}_irqchip)
@@ -42,8 +50,8 @@ function(pv_add_tmk)
       set(tname ${T_NAME})
       set(extra)
     endif()
-    add_test(NAME ${tname} COMMAND ${T_NAME} --image ${img} --timeout-ms ${timeout_ms} ${extra})
+    add_test(NAME ${tname} COMMAND ${T_NAME} --image ${img} --timeout-ms ${timeout_ms} ${extra} ${expect})
     set_tests_properties(${tname} PROPERTIES SKIP_RETURN_CODE 77 LABELS "tmk;${T_LABELS}"
-                         TIMEOUT ${T_TIMEOUT})
+                         TIMEOUT ${ctest_timeout})
   endforeach()
 endfunction()

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * ctest/cmocka runner of one TMK: `<runner> --image FILE [--irqchip]
- * [--timeout-ms N]`. Exits 77 (ctest SKIP_RETURN_CODE) when /dev/kvm is
+ * [--timeout-ms N] [--expect-fail]`. Exits 77 (ctest SKIP_RETURN_CODE) when /dev/kvm is
  * missing or unusable, printing why.
  */
 #include <setjmp.h>
@@ -23,6 +23,7 @@ extern const struct tmk_setup tmk_setup;
 static const char *image_path;
 static bool use_irqchip;
 static uint32_t timeout_ms = 60000;
+static bool expect_fail; /* self-tests: the TMK must be reported as failed */
 
 static void run_tmk(void **state)
 {
@@ -55,6 +56,13 @@ static void run_tmk(void **state)
 	pv_partition_destroy(part);
 	pv_kvm_destroy(kvm);
 	assert_int_equal(err, PV_OK);
+	if (expect_fail) {
+		if (tmk_result_ok(&res))
+			fail_msg("TMK was expected to fail but passed");
+		printf("TMK failed as expected: %s\n",
+		       res.first_failure[0] ? res.first_failure : "no verdict");
+		return;
+	}
 	if (!tmk_result_ok(&res))
 		fail_msg("TMK failed: %s", res.first_failure[0] ? res.first_failure :
 								  "no verdict or no passing case");
@@ -67,10 +75,13 @@ int main(int argc, char **argv)
 			image_path = argv[++i];
 		else if (!strcmp(argv[i], "--irqchip"))
 			use_irqchip = true;
+		else if (!strcmp(argv[i], "--expect-fail"))
+			expect_fail = true;
 		else if (!strcmp(argv[i], "--timeout-ms") && i + 1 < argc)
 			timeout_ms = (uint32_t)strtoul(argv[++i], NULL, 0);
 		else {
-			fprintf(stderr, "usage: %s --image FILE [--irqchip] [--timeout-ms N]\n",
+			fprintf(stderr,
+				"usage: %s --image FILE [--irqchip] [--timeout-ms N] [--expect-fail]\n",
 				argv[0]);
 			return 2;
 		}

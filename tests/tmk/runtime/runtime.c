@@ -42,6 +42,7 @@ static uint64_t last_error[TMK_MAX_VCPUS];
 static uint32_t vcpu_count;
 static bool lapic_on;
 static volatile uint32_t case_failed, case_skipped;
+static const char *case_name; /* running case, for reports from the exception path */
 
 void tmk_entry(uint64_t index, uint64_t count);
 void tmk_isr(struct tmk_frame *f);
@@ -292,7 +293,7 @@ void tmk_isr(struct tmk_frame *f)
 		}
 		send_fmt(TMK_MSG_FAIL_DETAIL, "unexpected exception %lu (error 0x%lx) at rip 0x%lx",
 			 f->vector, f->error, f->rip);
-		tmk_send(TMK_MSG_CASE_END, TMK_FAIL, 0, 0, NULL);
+		tmk_send(TMK_MSG_CASE_END, TMK_FAIL, 0, 0, case_name);
 		tmk_send(TMK_MSG_DONE, 1, 0, 1, "unexpected exception");
 		halt_forever();
 	}
@@ -384,6 +385,7 @@ void tmk_entry(uint64_t index, uint64_t count)
 	for (const struct tmk_case *c = __tmk_cases_start; c < __tmk_cases_end; c++) {
 		case_failed = 0;
 		case_skipped = 0;
+		case_name = c->name;
 		tmk_send(TMK_MSG_CASE_BEGIN, 0, 0, 0, c->name);
 		c->fn();
 		uint32_t r = case_failed ? TMK_FAIL : case_skipped ? TMK_SKIP : TMK_PASS;
