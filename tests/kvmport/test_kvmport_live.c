@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The kvm port on real /dev/kvm with tiny hand-assembled guests: stop from
- * another thread, interrupt injection into a running and a halted vCPU
+ * another thread, interrupt, exception and NMI injection into running and halted vCPUs
  * without the in-kernel irqchip, hypercalls through the port's I/O
  * sequence (32- and 64-bit register ABI), an undeliverable fault, timers,
  * MSR access, the irqchip operations and option checks. Exits 77 (SKIPPED)
@@ -204,6 +204,51 @@ static void test_inject_into_running_vcpu(void **state)
 	assert_int_equal(l.err, PV_OK);
 	assert_int_equal(last.kind, PV_EXIT_STOPPED);
 	assert_int_equal(f.stops, 1); /* the handler ran exactly once */
+	fx_close(&f);
+}
+
+static void test_inject_exception_and_nmi(void **state)
+{
+	(void)state;
+	static const uint8_t handler[] = {0xba, 0x01, 0x06, 0xee, 0xcf}; /* out 0x601; iret */
+	static const uint8_t spin[] = {0xfa, 0xeb, 0xfe}; /* cli; jmp $ (NMI and #UD ignore IF) */
+	static const struct pv_event events[] = {
+		{.kind = PV_EVENT_EXCEPTION, .vector = PV_VEC_UD},
+		{.kind = PV_EVENT_NMI, .vector = 2},
+	};
+	for (size_t i = 0; i < 2; i++) {
+		struct fx f;
+		fx_open(&f, false);
+		/* IVT entries 2 (NMI) and 6 (#UD) -> the handler at 0x2000. */
+		uint8_t ivt[4] = {0x00, 0x20, 0x00, 0x00};
+		assert_int_equal(pv_mem_write(f.part, PV_ACCESS_PARAVISOR, pv_gpa(2 * 4), ivt, 4),
+				 PV_OK);
+		assert_int_equal(pv_mem_write(f.part, PV_ACCESS_PARAVISOR, pv_gpa(6 * 4), ivt, 4),
+				 PV_OK);
+		assert_int_equal(pv_mem_write(f.part, PV_ACCESS_PARAVISOR, pv_gpa(0x2000), handler,
+					      sizeof(handler)),
+				 PV_OK);
+		real_mode(&f, spin, sizeof(spin));
+		/* Queued before the run: delivered at the first entry. */
+		assert_int_equal(pv_vcpu_inject(f.v, &events[i]), PV_OK);
+		struct pv_exit last;
+		assert_int_equal(pv_vcpu_run(f.v, &last), PV_OK);
+		assert_int_equal(last.kind, PV_EXIT_STOPPED);
+		assert_int_equal(f.stops, 1);
+		fx_close(&f);
+	}
+	/* Malformed events are refused. */
+	struct fx f;
+	fx_open(&f, false);
+	const struct pv_port_ops *ops = pv_partition_port(f.part);
+	struct pv_event bad = {.kind = PV_EVENT_EXCEPTION, .vector = 32};
+	assert_int_equal(ops->inject(pv_vcpu_port_data(f.v), &bad), PV_EINVAL);
+	bad.kind = (enum pv_event_kind)77;
+	assert_int_equal(ops->inject(pv_vcpu_port_data(f.v), &bad), PV_EINVAL);
+	/* A second exception while one is queued: busy, not lost silently. */
+	struct pv_event ud = {.kind = PV_EVENT_EXCEPTION, .vector = PV_VEC_UD};
+	assert_int_equal(ops->inject(pv_vcpu_port_data(f.v), &ud), PV_OK);
+	assert_int_equal(ops->inject(pv_vcpu_port_data(f.v), &ud), PV_EBUSY);
 	fx_close(&f);
 }
 
@@ -522,6 +567,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_stop_running_vcpu),
 		cmocka_unit_test(test_inject_into_running_vcpu),
+		cmocka_unit_test(test_inject_exception_and_nmi),
 		cmocka_unit_test(test_hlt_wakes_on_inject),
 		cmocka_unit_test(test_hypercall_32bit),
 		cmocka_unit_test(test_hypercall_64bit_long_mode),

@@ -64,6 +64,14 @@ TMK_CASE(msr_handler_roundtrip)
 	TMK_CHECK_EQ(v, 0x1122334455667788ull);
 }
 
+TMK_CASE(msr_filter_overrides_kvm)
+{
+	uint64_t v = 0;
+	TMK_CHECK_EQ(tmk_wrmsr_safe(CORE_MSR_KVM_KNOWN, 0x1000), -1);
+	TMK_CHECK_EQ(tmk_rdmsr_safe(CORE_MSR_KVM_KNOWN, &v), -1);
+	TMK_CHECK_EQ(v, 0x1000u ^ CORE_MSR_READ_XOR); /* KVM would have answered 0x1000 */
+}
+
 TMK_CASE(msr_unknown_raises_gp)
 {
 	uint64_t v = 0;

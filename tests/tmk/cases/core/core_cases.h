@@ -6,6 +6,9 @@
 #define CORE_MSR 0x40001000u         /* owned by a registered handler */
 #define CORE_MSR_UNKNOWN 0x40001001u /* nobody handles it: #GP */
 #define CORE_UNHANDLED_PORT 0x0700u  /* no device */
+/* An MSR KVM itself implements (MSR_KVM_SYSTEM_TIME_NEW): the library's handler must win. */
+#define CORE_MSR_KVM_KNOWN 0x4b564d01u
+#define CORE_MSR_READ_XOR 0xffffu /* the handler answers (last write ^ this) */
 #define CORE_IRQ_VECTOR 0x40u
 
 /* Test I/O device at TMK_TESTDEV_PORT: */

@@ -15,6 +15,7 @@ struct core_fixture {
 	unsigned mmio_sizes_read, mmio_sizes_written; /* bit n: a 2^n-byte access */
 	uint64_t msr;
 	bool msr_written;
+	uint64_t kvm_known;
 };
 
 static pv_err_t testdev_io(void *ctx, struct pv_vcpu *vcpu, uint16_t offset, uint8_t size,
@@ -88,6 +89,19 @@ static pv_err_t core_msr(void *ctx, struct pv_vcpu *vcpu, uint32_t index, bool i
 	return PV_OK;
 }
 
+static pv_err_t kvm_known_msr(void *ctx, struct pv_vcpu *vcpu, uint32_t index, bool is_write,
+			      uint64_t *value)
+{
+	struct core_fixture *f = ctx;
+	(void)vcpu;
+	(void)index;
+	if (is_write)
+		f->kvm_known = *value;
+	else
+		*value = f->kvm_known ^ CORE_MSR_READ_XOR;
+	return PV_OK;
+}
+
 static pv_err_t set_leaf(struct pv_partition *part, uint32_t leaf, uint32_t sub, bool any,
 			 uint32_t a, uint32_t b, uint32_t c, uint32_t d)
 {
@@ -107,6 +121,8 @@ static pv_err_t core_setup(struct tmk_host *h, struct pv_partition *part, void *
 		err = pv_mmio_register(part, pv_gpa(TMK_TESTDEV_MMIO), 4096, testdev_mmio, f);
 	if (!err)
 		err = pv_msr_register(part, CORE_MSR, 1, core_msr, f);
+	if (!err)
+		err = pv_msr_register(part, CORE_MSR_KVM_KNOWN, 1, kvm_known_msr, f);
 	if (!err)
 		err = set_leaf(part, 0x40000000u, 0, true, 0x40000002u, CORE_CPUID_SIG_EBX,
 			       CORE_CPUID_SIG_ECX, CORE_CPUID_SIG_EDX);
@@ -161,6 +177,7 @@ static void core_teardown(struct tmk_host *h, void *ctx)
 	pv_io_unregister(part, TMK_TESTDEV_PORT);
 	pv_mmio_unregister(part, pv_gpa(TMK_TESTDEV_MMIO));
 	pv_msr_unregister(part, CORE_MSR);
+	pv_msr_unregister(part, CORE_MSR_KVM_KNOWN);
 	free(ctx);
 }
 
