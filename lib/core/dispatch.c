@@ -118,7 +118,7 @@ void pv_dispatch_free_tables(struct pv_partition *part)
 pv_err_t pv_io_register(struct pv_partition *part, uint16_t base, uint32_t count, pv_io_fn fn,
 			void *ctx)
 {
-	if (!part || !fn || count == 0 || (uint32_t)base + count > 0x10000u)
+	if (!part || !fn || count == 0 || count > 0x10000u - base)
 		return PV_EINVAL;
 	pv_lock(part, part->reg_lock);
 	pv_err_t err = table_insert(part, &part->io, base, (uint64_t)base + count - 1,
@@ -189,20 +189,19 @@ static pv_err_t msr_filter_sync(struct pv_partition *part, const struct pv_range
 	return err;
 }
 
-/* Undo the last publish of @set (used when the port refuses the new filter). */
-static void table_rollback(struct pv_range_set *set)
+/* Undo the publish that replaced @prev (the port refused the new filter).
+ * table_publish pushed @prev on the retired list head; take it back and
+ * retire the refused table instead, since readers may still hold it. */
+static void table_restore(struct pv_range_set *set, struct pv_range_table *prev)
 {
-	struct pv_range_table *prev = set->retired;
 	struct pv_range_table *bad = set->current;
-	set->retired = prev ? prev->retired_next : NULL;
-	if (prev)
+	if (prev) {
+		set->retired = prev->retired_next;
 		prev->retired_next = NULL;
-	pv_atomic_store_release(&set->current, prev);
-	/* Readers may still hold @bad: retire it rather than free it. */
-	if (bad) {
-		bad->retired_next = set->retired;
-		set->retired = bad;
 	}
+	pv_atomic_store_release(&set->current, prev);
+	bad->retired_next = set->retired;
+	set->retired = bad;
 }
 
 pv_err_t pv_msr_register(struct pv_partition *part, uint32_t first, uint32_t count, pv_msr_fn fn,
@@ -211,12 +210,13 @@ pv_err_t pv_msr_register(struct pv_partition *part, uint32_t first, uint32_t cou
 	if (!part || !fn || count == 0 || (uint64_t)first + count - 1 > UINT32_MAX)
 		return PV_EINVAL;
 	pv_lock(part, part->reg_lock);
+	struct pv_range_table *prev = part->msr.current;
 	pv_err_t err = table_insert(part, &part->msr, first, (uint64_t)first + count - 1,
 				    (union pv_handler_fn){.msr = fn}, ctx);
 	if (!err) {
 		err = msr_filter_sync(part, part->msr.current);
 		if (err)
-			table_rollback(&part->msr);
+			table_restore(&part->msr, prev);
 	}
 	pv_unlock(part, part->reg_lock);
 	return err;
@@ -513,6 +513,7 @@ static void dispatch_msr(struct pv_vcpu *vcpu, struct pv_exit *exit, bool is_wri
 	}
 	uint64_t v = is_write ? exit->u.msr.value : 0;
 	if (e->fn.msr(e->ctx, vcpu, exit->u.msr.index, is_write, &v)) {
+		pv_counter_inc(&vcpu->stats.handler_errors);
 		inject_gp(exit);
 		return;
 	}

@@ -32,14 +32,14 @@ pv_err_t pv_vcpu_run_once(struct pv_vcpu *vcpu, struct pv_exit *exit)
 	return err;
 }
 
-/* HLT without an in-port interrupt controller: sleep until woken. */
-static bool halt_wait(struct pv_vcpu *vcpu)
+/* HLT without an in-port interrupt controller: sleep until an injected
+ * event or a stop wakes us. A wake-up may be spurious (a stale signal from
+ * an event the guest already took); HLT allows that, guests loop around it. */
+static void halt_wait(struct pv_vcpu *vcpu)
 {
 	const struct pv_platform *pf = vcpu->part->platform;
-	if (pv_atomic_load_acquire(&vcpu->stop_requested))
-		return false;
-	pf->event_wait(pf->ctx, vcpu->wake_event, UINT64_MAX);
-	return !pv_atomic_load_acquire(&vcpu->stop_requested);
+	if (!pv_atomic_load_acquire(&vcpu->stop_requested))
+		pf->event_wait(pf->ctx, vcpu->wake_event, UINT64_MAX);
 }
 
 pv_err_t pv_vcpu_run(struct pv_vcpu *vcpu, struct pv_exit *last)
@@ -54,10 +54,11 @@ pv_err_t pv_vcpu_run(struct pv_vcpu *vcpu, struct pv_exit *last)
 			return err;
 		switch (exit.kind) {
 		case PV_EXIT_HLT:
-			if (has_irqchip || halt_wait(vcpu))
-				continue;
-			exit.kind = PV_EXIT_STOPPED;
-			/* fall through */
+			/* A stop that ends the wait is also pending in the port, so
+			 * the next port run reports it as PV_EXIT_STOPPED. */
+			if (!has_irqchip)
+				halt_wait(vcpu);
+			continue;
 		case PV_EXIT_STOPPED:
 			pv_atomic_store_release(&vcpu->stop_requested, false);
 			/* fall through */
