@@ -305,7 +305,12 @@ static int run_mock(const struct opts *o)
 	}
 	static uint8_t img[1u << 20];
 	size_t n = fread(img, 1, sizeof(img), f);
+	bool more = fgetc(f) != EOF;
 	fclose(f);
+	if (more) {
+		fprintf(stderr, "pvrun: %s is larger than the mock demo's 1 MiB limit\n", o->image);
+		goto detach;
+	}
 	uint64_t entry = TMK_IMAGE_BASE;
 	err = n >= 4 && !memcmp(img, "\177ELF", 4) ?
 		      pv_kvm_load_elf(part, img, n, &entry) :
