@@ -116,6 +116,7 @@ static uint64_t g_fsbase, g_gsbase;
 #define LO_STACK_TOP (LO_BASE + 0x16000)
 static bool g_lo_ok;
 static bool setup_lo(void);
+static bool in_pt(uint64_t gpa, unsigned len);
 
 static bool in_region(uint64_t gpa, unsigned len)
 {
@@ -124,7 +125,22 @@ static bool in_region(uint64_t gpa, unsigned len)
 		return false;
 	if (g_lo_ok && gpa >= LO_BASE && gpa + len <= LO_BASE + LO_SIZE)
 		return true;
+	if (in_pt(gpa, len))
+		return true;
 	return gpa >= b && gpa + len <= b + REGION_PAGES * PAGE;
+}
+
+/* Identity page tables for the paging-on cases: a pool of table pages whose
+ * host addresses are their GPAs. */
+#define PT_POOL_PAGES 16u
+static uint8_t *g_pt_pool;
+static unsigned g_pt_used;
+static uint64_t g_pt_root;
+
+static bool in_pt(uint64_t gpa, unsigned len)
+{
+	uint64_t b = (uint64_t)(uintptr_t)g_pt_pool;
+	return g_pt_pool && gpa >= b && gpa + len <= b + PT_POOL_PAGES * PAGE;
 }
 
 static bool in_data(uint64_t gpa, unsigned len)
@@ -159,7 +175,7 @@ static pv_err_t cb_cmpxchg(void *ctx, uint64_t gpa, unsigned len, void *expected
 			   const void *desired, bool *swapped)
 {
 	(void)ctx;
-	if (!in_region(gpa, len) || !in_data(gpa, len))
+	if (!in_region(gpa, len) || (!in_data(gpa, len) && !in_pt(gpa, len)))
 		return PV_EFAULT;
 	g_cmpxchg_calls++;
 	void *p = (void *)(uintptr_t)gpa;
@@ -358,6 +374,7 @@ struct tcase {
 	uint64_t rflags;
 	uint8_t xmm[16][16];
 	unsigned fill; /* memory fill pattern */
+	bool paging;   /* emulate with 4-level identity paging instead of paging off */
 	uint64_t fill_seed;
 };
 
@@ -416,6 +433,7 @@ static bool build_case(struct tcase *tc, struct choice ch)
 			tc->xmm[i][j] = (uint8_t)rnd();
 	tc->fill = rn(4);
 	tc->fill_seed = rnd();
+	tc->paging = rn(4) == 0;
 
 	if (t->flags & T_BYTE)
 		osz = osz == 1 ? 0 : osz; /* 66 meaningless; keep W games (ignored) */
@@ -850,6 +868,11 @@ static void emu_state(const struct tcase *tc, struct pv_x86emu_state *st)
 	st->sregs.ss = (struct pv_segment){.present = 1, .s = 1, .type = 3, .dpl = 3, .db = 1};
 	st->sregs.fs.base = g_fsbase;
 	st->sregs.gs.base = g_gsbase;
+	if (tc->paging && g_pt_root) {
+		st->sregs.cr0 |= (1ull << 31) | (1ull << 16);
+		st->sregs.cr4 |= 1ull << 5;
+		st->sregs.cr3 = g_pt_root;
+	}
 }
 
 static void run_emu(const struct tcase *tc, struct outcome *o)
@@ -1028,6 +1051,43 @@ static void restore_handlers(void)
 	sigaction(SIGBUS, &g_old[2], NULL);
 }
 
+static uint64_t pt_alloc(void)
+{
+	return (uint64_t)(uintptr_t)(g_pt_pool + PAGE * g_pt_used++);
+}
+
+/* Identity-map one 4 KiB page, user + writable. */
+static void pt_map(uint64_t va)
+{
+	uint64_t table = g_pt_root;
+	for (unsigned lvl = 4; lvl > 1; lvl--) {
+		uint64_t *e =
+			(uint64_t *)(uintptr_t)(table + ((va >> (12 + 9 * (lvl - 1))) & 511) * 8);
+		if (!(*e & 1)) {
+			if (g_pt_used >= PT_POOL_PAGES)
+				return;
+			*e = pt_alloc() | 7;
+		}
+		table = *e & 0x000ffffffffff000ull;
+	}
+	uint64_t *pte = (uint64_t *)(uintptr_t)(table + ((va >> 12) & 511) * 8);
+	*pte = (va & ~0xfffull) | 7;
+}
+
+static void setup_pt(void)
+{
+	g_pt_pool = mmap(NULL, PT_POOL_PAGES * PAGE, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (g_pt_pool == MAP_FAILED) {
+		g_pt_pool = NULL;
+		return;
+	}
+	g_pt_used = 0;
+	g_pt_root = pt_alloc();
+	for (unsigned i = 0; i < REGION_PAGES; i++)
+		pt_map((uint64_t)(uintptr_t)g_region + i * PAGE);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -1039,6 +1099,7 @@ static int setup(void **state)
 	syscall(SYS_arch_prctl, 0x1004 /* ARCH_GET_GS */, &g_gsbase);
 	build_templates();
 	g_lo_ok = setup_lo();
+	setup_pt();
 	const char *s = getenv("PV_X86EMU_SEED");
 	g_seed = s ? strtoull(s, NULL, 0) : (uint64_t)time(NULL);
 	printf("x86emu differential test: seed %llu (set PV_X86EMU_SEED to reproduce)\n",
@@ -1052,6 +1113,8 @@ static int teardown(void **state)
 	munmap(g_region, REGION_PAGES * PAGE);
 	if (g_lo_ok)
 		munmap((void *)(uintptr_t)LO_BASE, LO_SIZE);
+	if (g_pt_pool)
+		munmap(g_pt_pool, PT_POOL_PAGES * PAGE);
 	return 0;
 }
 

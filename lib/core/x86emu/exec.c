@@ -848,7 +848,7 @@ static bool insn_valid(const struct pv_x86_insn *in)
 		return false;
 	if (!(in->scale == 1 || in->scale == 2 || in->scale == 4 || in->scale == 8))
 		return false;
-	if (in->reg > 15 || in->rm > 15 || in->seg > PV_X86_SEG_GS)
+	if (in->reg > 15 || in->rm > 15 || in->seg > PV_X86_SEG_NONE)
 		return false;
 	if (in->base > 15 && in->base != PV_X86_REG_NONE && in->base != PV_X86_REG_RIP)
 		return false;
