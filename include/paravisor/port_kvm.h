@@ -27,7 +27,10 @@
  * - Interrupts: with pv_kvm_options::irqchip the in-kernel LAPIC/IOAPIC/PIC
  *   is used (::PV_PORT_CAP_IRQCHIP; irq_line is KVM_IRQ_LINE, msi is
  *   KVM_SIGNAL_MSI, an injected interrupt is a fixed MSI to the vCPU's APIC
- *   ID, so the guest must have software-enabled its LAPIC). Without it the
+ *   ID, so the guest must have software-enabled its LAPIC). Application
+ *   processors then wait for INIT/SIPI from the guest, unless the library
+ *   sets their registers before their first run (it starts them itself,
+ *   as the TMK runner does). Without it the
  *   port delivers injected vectors itself with KVM_INTERRUPT and the
  *   interrupt window, and HLT exits to the library.
  * - Stop: a signal (pv_kvm_options::kick_signal, SIGUSR1 by default, whose

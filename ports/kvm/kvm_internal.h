@@ -68,6 +68,7 @@ struct pv_kvm_vcpu {
 	size_t run_size;
 	uint16_t hc_port;
 	bool has_run;
+	bool runnable; /* AP made runnable by a register write (irqchip mode) */
 
 	pthread_mutex_t kick_lock; /* in_run/thread vs. stop/inject kicks */
 	bool in_run;

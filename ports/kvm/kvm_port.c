@@ -437,15 +437,6 @@ static pv_err_t kvm_vcpu_create(void *pdata, uint32_t index, struct pv_vcpu *vcp
 	err = set_cpuid(v, NULL, 0);
 	if (err)
 		goto fail;
-	if (k->irqchip && index != 0) {
-		/* The library starts application processors itself (no INIT/SIPI). */
-		struct kvm_mp_state mp = {.mp_state = KVM_MP_STATE_RUNNABLE};
-		if (ioctl(v->fd, KVM_SET_MP_STATE, &mp) < 0) {
-			LOG_ERRNO(p->part, "KVM_SET_MP_STATE", errno);
-			err = PV_EPORT;
-			goto fail;
-		}
-	}
 	*vdata = v;
 	return PV_OK;
 fail:
@@ -695,6 +686,24 @@ static pv_err_t kvm_vcpu_complete(void *vdata, const struct pv_exit *exit)
 	return PV_OK;
 }
 
+/*
+ * With the in-kernel irqchip, KVM keeps application processors waiting for
+ * INIT/SIPI (what a Linux guest expects). When the library sets an AP's
+ * registers before its first run, it starts the AP itself: make it runnable.
+ */
+static pv_err_t make_runnable(struct pv_kvm_vcpu *v)
+{
+	if (!v->p->kvm->irqchip || v->index == 0 || v->has_run || v->runnable)
+		return PV_OK;
+	struct kvm_mp_state mp = {.mp_state = KVM_MP_STATE_RUNNABLE};
+	if (ioctl(v->fd, KVM_SET_MP_STATE, &mp) < 0) {
+		LOG_ERRNO(v->p->part, "KVM_SET_MP_STATE", errno);
+		return PV_EPORT;
+	}
+	v->runnable = true;
+	return PV_OK;
+}
+
 static pv_err_t kvm_get_regs(void *vdata, struct pv_regs *regs)
 {
 	struct pv_kvm_vcpu *v = vdata;
@@ -717,7 +726,7 @@ static pv_err_t kvm_set_regs(void *vdata, const struct pv_regs *regs)
 		LOG_ERRNO(v->p->part, "KVM_SET_REGS", errno);
 		return PV_EPORT;
 	}
-	return PV_OK;
+	return make_runnable(v);
 }
 
 static pv_err_t kvm_get_sregs(void *vdata, struct pv_sregs *sregs)
@@ -745,7 +754,7 @@ static pv_err_t kvm_set_sregs(void *vdata, const struct pv_sregs *sregs)
 		LOG_ERRNO(v->p->part, "KVM_SET_SREGS", errno);
 		return PV_EPORT;
 	}
-	return PV_OK;
+	return make_runnable(v);
 }
 
 static pv_err_t kvm_get_msr(void *vdata, uint32_t index, uint64_t *value)

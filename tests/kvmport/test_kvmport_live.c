@@ -66,7 +66,7 @@ static bool hv_filter(void *ctx, struct pv_vcpu *vcpu, struct pv_exit *exit)
 	return true;
 }
 
-static void fx_open(struct fx *f, bool irqchip)
+static void fx_open_n(struct fx *f, bool irqchip, uint32_t vcpus)
 {
 	memset(f, 0, sizeof(*f));
 	struct pv_kvm_options o;
@@ -76,7 +76,7 @@ static void fx_open(struct fx *f, bool irqchip)
 	struct pv_mem_range ram = {pv_gpa(0), RAM_SIZE, PV_MEM_RAM};
 	struct pv_partition_config pc;
 	memset(&pc, 0, sizeof(pc));
-	pc.vcpu_count = 1;
+	pc.vcpu_count = vcpus;
 	pc.vtl_count = 1;
 	pc.ranges = &ram;
 	pc.range_count = 1;
@@ -87,6 +87,11 @@ static void fx_open(struct fx *f, bool irqchip)
 	assert_int_equal(pv_io_register(f->part, STOP_PORT, 1, stop_io, f), PV_OK);
 	assert_int_equal(pv_io_register(f->part, STOP_PORT8, 1, stop_io, f), PV_OK);
 	assert_int_equal(pv_dispatch_set_filter(f->part, PV_FILTER_HV1, hv_filter, f), PV_OK);
+}
+
+static void fx_open(struct fx *f, bool irqchip)
+{
+	fx_open_n(f, irqchip, 1);
 }
 
 static void fx_close(struct fx *f)
@@ -535,6 +540,54 @@ static void test_irqchip_ops(void **state)
 	fx_close(&f);
 }
 
+struct ap_run {
+	struct pv_vcpu *v;
+	struct pv_exit last;
+	pv_err_t err;
+};
+
+static void *ap_run_main(void *arg)
+{
+	struct ap_run *a = arg;
+	a->err = pv_vcpu_run(a->v, &a->last);
+	return NULL;
+}
+
+static void test_irqchip_ap_waits_for_sipi(void **state)
+{
+	(void)state;
+	struct fx f;
+	fx_open_n(&f, true, 2);
+	/* Code the AP would run if it started: report on the stop port. */
+	static const uint8_t code[] = {0xe6, STOP_PORT8, 0xf4};
+	assert_int_equal(
+		pv_mem_write(f.part, PV_ACCESS_PARAVISOR, pv_gpa(CODE), code, sizeof(code)), PV_OK);
+	/* Untouched AP: KVM keeps it waiting for INIT/SIPI; only a stop ends its run. */
+	struct ap_run a = {.v = pv_partition_vcpu(f.part, 1)};
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, ap_run_main, &a), 0);
+	usleep(50000);
+	pv_vcpu_stop(a.v);
+	pthread_join(t, NULL);
+	assert_int_equal(a.err, PV_OK);
+	assert_int_equal(a.last.kind, PV_EXIT_STOPPED);
+	assert_int_equal(f.stops, 0);
+	fx_close(&f);
+
+	/* An AP whose registers the library set before its first run starts there. */
+	fx_open_n(&f, true, 2);
+	assert_int_equal(
+		pv_mem_write(f.part, PV_ACCESS_PARAVISOR, pv_gpa(CODE), code, sizeof(code)), PV_OK);
+	struct pv_vcpu *ap = pv_partition_vcpu(f.part, 1);
+	assert_int_equal(pv_kvm_build_long_mode_tables(f.part, pv_gpa(TABLES)), PV_OK);
+	assert_int_equal(pv_kvm_setup_long_mode(ap, pv_gpa(TABLES), CODE, 0x7000, 1, 2), PV_OK);
+	struct pv_exit last;
+	assert_int_equal(pv_vcpu_run(ap, &last), PV_OK);
+	assert_int_equal(last.kind, PV_EXIT_STOPPED);
+	assert_int_equal(f.stops, 1);
+	fx_close(&f);
+}
+
 static void test_options_and_probe(void **state)
 {
 	(void)state;
@@ -575,6 +628,7 @@ int main(void)
 		cmocka_unit_test(test_clock_and_timers),
 		cmocka_unit_test(test_msr_access_and_cpuid_after_run),
 		cmocka_unit_test(test_irqchip_ops),
+		cmocka_unit_test(test_irqchip_ap_waits_for_sipi),
 		cmocka_unit_test(test_options_and_probe),
 	};
 	return cmocka_run_group_tests_name("kvmport_live", tests, NULL, NULL);
