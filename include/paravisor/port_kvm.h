@@ -62,6 +62,8 @@ struct pv_kvm;
 struct pv_kvm_options {
 	/** Use KVM's in-kernel interrupt controllers (default false). */
 	bool irqchip;
+	/** Also create KVM's in-kernel i8254 PIT (only with @c irqchip; default false). */
+	bool pit;
 	/** I/O port (0x00-0xFF) used by the hypercall sequence; 0 selects
 	 *  ::PV_KVM_HYPERCALL_PORT. */
 	uint16_t hypercall_port;
@@ -91,8 +93,8 @@ pv_err_t pv_kvm_probe(const char *device_path, char *reason, size_t cap);
  * @brief Open KVM and create a port context.
  * @param opts Options (NULL: defaults).
  * @param out Receives the context.
- * @return ::PV_OK; ::PV_EINVAL (bad option); ::PV_ENOTSUP (KVM missing or
- *         lacking a needed capability); ::PV_ENOMEM.
+ * @return ::PV_OK; ::PV_EINVAL (bad option, e.g. @c pit without @c irqchip);
+ *         ::PV_ENOTSUP (KVM missing or lacking a needed capability); ::PV_ENOMEM.
  */
 pv_err_t pv_kvm_create(const struct pv_kvm_options *opts, struct pv_kvm **out);
 

@@ -18,6 +18,7 @@
 struct pv_kvm {
 	int sys_fd;
 	bool irqchip;
+	bool pit;
 	uint16_t hc_port;
 	int kick_signal;
 	size_t run_size;

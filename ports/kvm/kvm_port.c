@@ -129,7 +129,7 @@ pv_err_t pv_kvm_create(const struct pv_kvm_options *opts, struct pv_kvm **out)
 	if (o.kick_signal == 0)
 		o.kick_signal = SIGUSR1;
 	if (o.hypercall_port > 0xff || o.kick_signal < 1 || o.kick_signal >= NSIG ||
-	    o.kick_signal == SIGKILL || o.kick_signal == SIGSTOP)
+	    o.kick_signal == SIGKILL || o.kick_signal == SIGSTOP || (o.pit && !o.irqchip))
 		return PV_EINVAL;
 
 	struct pv_kvm *k = calloc(1, sizeof(*k));
@@ -162,6 +162,7 @@ pv_err_t pv_kvm_create(const struct pv_kvm_options *opts, struct pv_kvm **out)
 		return PV_ENOTSUP;
 	}
 	k->irqchip = o.irqchip;
+	k->pit = o.pit;
 	k->hc_port = o.hypercall_port;
 	k->kick_signal = o.kick_signal;
 	k->ops = kvm_ops_template;
@@ -262,6 +263,14 @@ static pv_err_t kvm_partition_create(void *port_ctx, struct pv_partition *part,
 	if (k->irqchip && ioctl(p->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
 		LOG_ERRNO(part, "KVM_CREATE_IRQCHIP", errno);
 		goto fail;
+	}
+	if (k->pit) {
+		struct kvm_pit_config pit;
+		memset(&pit, 0, sizeof(pit));
+		if (ioctl(p->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
+			LOG_ERRNO(part, "KVM_CREATE_PIT2", errno);
+			goto fail;
+		}
 	}
 	struct kvm_enable_cap cap;
 	memset(&cap, 0, sizeof(cap));
@@ -526,7 +535,10 @@ static pv_err_t send_msi(struct pv_kvm_part *p, uint64_t address, uint32_t data)
 		LOG_ERRNO(p->part, "KVM_SIGNAL_MSI", errno);
 		return PV_EPORT;
 	}
-	return PV_OK; /* 0 = the guest blocked it, as on hardware */
+	if (r == 0) /* the guest blocked it (e.g. LAPIC disabled), as on hardware */
+		pv_log(p->part, PV_LOG_DEBUG, "kvm", "MSI 0x%llx/0x%x not delivered",
+		       (unsigned long long)address, data);
+	return PV_OK;
 }
 
 static int highest_irq(struct pv_kvm_vcpu *v)

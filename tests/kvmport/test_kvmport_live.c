@@ -533,6 +533,27 @@ static void test_irqchip_ops(void **state)
 	assert_int_equal(pv_msi_send(f.part, 0xfee00000ull, 0x41), PV_OK);
 	fx_close(&f);
 
+	/* With the in-kernel PIT too. */
+	struct pv_kvm_options o;
+	pv_kvm_options_init(&o);
+	o.irqchip = true;
+	o.pit = true;
+	struct pv_kvm *k = NULL;
+	assert_int_equal(pv_kvm_create(&o, &k), PV_OK);
+	struct pv_mem_range ram = {pv_gpa(0), RAM_SIZE, PV_MEM_RAM};
+	struct pv_partition_config pc;
+	memset(&pc, 0, sizeof(pc));
+	pc.vcpu_count = 1;
+	pc.vtl_count = 1;
+	pc.ranges = &ram;
+	pc.range_count = 1;
+	pc.port = pv_kvm_port_ops(k);
+	pc.port_ctx = k;
+	struct pv_partition *part = NULL;
+	assert_int_equal(pv_partition_create(&pc, &part), PV_OK);
+	pv_partition_destroy(part);
+	pv_kvm_destroy(k);
+
 	fx_open(&f, false);
 	assert_false(pv_partition_port(f.part)->caps & PV_PORT_CAP_IRQCHIP);
 	assert_null(pv_partition_port(f.part)->irq_line);
@@ -602,6 +623,9 @@ static void test_options_and_probe(void **state)
 	o.hypercall_port = 0x1234; /* must fit "out imm8, al" */
 	assert_int_equal(pv_kvm_create(&o, &k), PV_EINVAL);
 	assert_null(k);
+	pv_kvm_options_init(&o);
+	o.pit = true; /* the PIT needs the in-kernel irqchip */
+	assert_int_equal(pv_kvm_create(&o, &k), PV_EINVAL);
 	pv_kvm_options_init(&o);
 	o.device_path = "/nonexistent/kvm";
 	assert_int_equal(pv_kvm_create(&o, &k), PV_ENOTSUP);
