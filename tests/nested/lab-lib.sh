@@ -145,6 +145,6 @@ lab_pack() {
 	local dir=$1 out=$2
 	mkdir -p "$(dirname "$out")"
 	(cd "$dir" && find . | LC_ALL=C sort | busybox cpio -o -H newc -R 0:0 2>/dev/null) |
-		gzip -6 >"$out.tmp" || lab_die "packing $out failed"
+		gzip -1 >"$out.tmp" || lab_die "packing $out failed"
 	mv "$out.tmp" "$out"
 }

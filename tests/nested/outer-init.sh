@@ -8,7 +8,10 @@
 #
 # In /lab/payload-args, @HOSTTIME@ becomes the current Unix time (the outer
 # VM's clock is the host's, read from QEMU's RTC), @INNER_KERNEL@ and
-# @INNER_INITRD@ the paths of the inner kernel and initramfs.
+# @INNER_INITRD@ the paths of the inner kernel and initramfs, @TSC_KHZ@ the
+# TSC frequency the outer kernel measured (for the inner kernel's
+# tsc_early_khz=: exits are too slow in the nested guest for Linux to
+# calibrate its TSC against the PM timer).
 PATH=/bin:/sbin
 export PATH
 mount -t proc proc /proc
@@ -30,7 +33,9 @@ else
 fi
 
 args=$(cat /lab/payload-args 2>/dev/null)
-args=$(echo "$args" | sed -e "s|@HOSTTIME@|$(date +%s)|g" \
+tsc_khz=$(dmesg | sed -n 's/.*tsc: Detected \([0-9]*\)\.\([0-9][0-9][0-9]\) MHz.*/\1\2/p' | head -n 1)
+echo "lab-outer: TSC ${tsc_khz:-unknown} kHz"
+args=$(echo "$args" | sed -e "s|@HOSTTIME@|$(date +%s)|g" -e "s|@TSC_KHZ@|${tsc_khz:-0}|g" \
 	-e "s|@INNER_KERNEL@|/lab/inner/bzImage|g" -e "s|@INNER_INITRD@|/lab/inner/initrd.img|g")
 input=$(cat /lab/input-word 2>/dev/null)
 echo "lab-outer: running payload: /lab/payload $args"

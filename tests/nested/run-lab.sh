@@ -12,7 +12,10 @@
 #   --pvrun-args   arguments for the payload; @INNER_KERNEL@, @INNER_INITRD@
 #                  and @HOSTTIME@ are substituted inside the outer VM
 #   --inner-initramfs  initramfs for the inner guest (default: built by
-#                  build-inner-initramfs.sh when the payload is pvrun)
+#                  build-inner-initramfs.sh when the payload is not kvm-smoke)
+#   --inner-init   /init for that default initramfs (default: the
+#                  acceptance script inner-init.sh; inner-init-boot.sh only
+#                  boots to init and powers off)
 #   --timeout      wall-clock limit for the whole run (default 180 s)
 #   --payload      program to run in the outer VM, or "smoke" for kvm-smoke
 #                  (default: BUILD/examples/pvrun/pvrun if it exists, else
@@ -30,17 +33,18 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lab-lib.sh"
 
-pvrun_args="" inner="" timeout=180 payload="" build="" success="" log=""
+pvrun_args="" inner="" inner_init="" timeout=180 payload="" build="" success="" log=""
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--pvrun-args) pvrun_args=$2; shift 2 ;;
 	--inner-initramfs) inner=$2; shift 2 ;;
+	--inner-init) inner_init=$2; shift 2 ;;
 	--timeout) timeout=$2; shift 2 ;;
 	--payload) payload=$2; shift 2 ;;
 	--build) build=$2; shift 2 ;;
 	--success) success=$2; shift 2 ;;
 	--log) log=$2; shift 2 ;;
-	-h | --help) sed -n '3,30p' "$0"; exit 0 ;;
+	-h | --help) sed -n '3,33p' "$0"; exit 0 ;;
 	*) lab_die "unknown argument $1 (see --help)" ;;
 	esac
 done
@@ -75,7 +79,8 @@ else
 	fi
 	if [ -z "$inner" ]; then
 		inner=$PV_LAB_CACHE/run/inner-initramfs.cpio.gz
-		"$here/build-inner-initramfs.sh" "$inner" >/dev/null || lab_die "building the inner initramfs failed"
+		"$here/build-inner-initramfs.sh" ${inner_init:+--init "$inner_init"} "$inner" >/dev/null ||
+			lab_die "building the inner initramfs failed"
 	fi
 fi
 
