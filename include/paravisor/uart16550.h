@@ -206,6 +206,8 @@ struct pv_uart_fdbuf {
  *
  * Reads poll @c in_fd without blocking; writes are non-blocking where the
  * descriptor allows (a full pipe/socket makes the UART hold the bytes).
+ * Output to a socket whose peer is gone is dropped without SIGPIPE; for
+ * pipes the embedder should ignore SIGPIPE.
  * @param fds Descriptor pair; must outlive the UART. The caller closes them.
  * @return The backend.
  */

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -589,6 +591,45 @@ static void test_save_restore(void **state)
 	pv_uart_destroy(u2);
 }
 
+static void test_fd_backend(void **state)
+{
+	(void)state;
+	struct devtest t;
+	assert_int_equal(devtest_init(&t, PV_PORT_CAP_TIMERS), 0);
+	int sv[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	struct pv_uart_fdbuf fds = {.in_fd = sv[0], .out_fd = sv[0]};
+	struct pv_uart_config cfg = {.io_base = BASE, .irq = IRQ, .rx_poll_ns = 100000};
+	cfg.backend = pv_uart_backend_fd(&fds);
+	struct pv_uart *u;
+	assert_int_equal(pv_uart_create(t.part, &cfg, &u), PV_OK);
+	/* Guest output appears on the other end of the socket. */
+	const char *msg = "to the host";
+	for (const char *p = msg; *p; p++)
+		devtest_out(&t, RBR, 1, (uint8_t)*p);
+	char got[32] = {0};
+	assert_int_equal(read(sv[1], got, sizeof(got)), (ssize_t)strlen(msg));
+	assert_string_equal(got, msg);
+	/* Host input reaches the guest through the poll timer and raises RDA. */
+	devtest_out(&t, FCR, 1, 0x01);
+	devtest_out(&t, MCR, 1, 0x08);
+	devtest_out(&t, IER, 1, 0x01);
+	assert_int_equal(write(sv[1], "in", 2), 2);
+	assert_false(t.level[IRQ]);
+	pv_mock_advance_clock(t.mock, 200000);
+	assert_true(t.level[IRQ]);
+	assert_int_equal(devtest_in(&t, RBR, 1), 'i');
+	assert_int_equal(devtest_in(&t, RBR, 1), 'n');
+	assert_int_equal(devtest_in(&t, LSR, 1) & 1, 0);
+	/* A closed peer: output is dropped, input reads nothing, no crash. */
+	close(sv[1]);
+	devtest_out(&t, RBR, 1, 'x');
+	assert_int_equal(devtest_in(&t, LSR, 1) & 0x61, 0x60);
+	pv_uart_destroy(u);
+	close(sv[0]);
+	devtest_fini(&t);
+}
+
 static void test_create_errors(void **state)
 {
 	struct fx *f = *state;
@@ -630,6 +671,7 @@ int main(void)
 						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_save_restore, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_create_errors, fx_setup, fx_teardown),
+		cmocka_unit_test(test_fd_backend),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

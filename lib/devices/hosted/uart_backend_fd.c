@@ -7,6 +7,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "paravisor/uart16550.h"
@@ -20,7 +21,11 @@ static size_t fd_write(void *ctx, const uint8_t *buf, size_t len)
 	if (poll(&p, 1, 0) <= 0 || !(p.revents & POLLOUT))
 		return 0;
 	for (;;) {
-		ssize_t n = write(f->out_fd, buf, len);
+		/* Sockets: no SIGPIPE when the peer went away. Other descriptors
+		 * (pipes, ttys) use write(); embedders ignore SIGPIPE for pipes. */
+		ssize_t n = send(f->out_fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && errno == ENOTSOCK)
+			n = write(f->out_fd, buf, len);
 		if (n >= 0)
 			return (size_t)n;
 		if (errno == EINTR)
