@@ -111,6 +111,20 @@ static pv_err_t hv_mem_write(void *ctx, uint64_t gpa, const void *buf, size_t le
 
 /* ---- host-to-guest messages ---- */
 
+static bool outq_flush(struct pv_vmbus *vmbus);
+
+/* hv1 back-pressure: a SINT queue has room again. */
+static void on_sint_ready(void *ctx, uint32_t vp_index, uint8_t sint)
+{
+	struct pv_vmbus *vmbus = ctx;
+
+	(void)vp_index;
+	(void)sint;
+	vmb_lock(vmbus, vmbus->lock);
+	outq_flush(vmbus);
+	vmb_unlock(vmbus, vmbus->lock);
+}
+
 static bool outq_flush(struct pv_vmbus *vmbus)
 {
 	while (vmbus->outq_count) {
@@ -588,6 +602,8 @@ pv_err_t pv_vmbus_create(const struct pv_vmbus_config *config, struct pv_vmbus *
 		vmbus->ops.unregister_message_handler(vmbus->ops.ctx, VMB_CONN_MESSAGE);
 		goto fail;
 	}
+	if (!config->host_ops)
+		pv_hv1_set_sint_ready_fn(config->hv1, on_sint_ready, vmbus);
 	*out = vmbus;
 	return PV_OK;
 
@@ -608,6 +624,8 @@ void pv_vmbus_destroy(struct pv_vmbus *vmbus)
 	if (!vmbus)
 		return;
 	plat = vmbus->plat;
+	if (!vmbus->cfg.host_ops)
+		pv_hv1_set_sint_ready_fn(vmbus->cfg.hv1, NULL, NULL);
 	vmbus->ops.unregister_message_handler(vmbus->ops.ctx, VMB_CONN_MESSAGE);
 	vmbus->ops.unregister_message_handler(vmbus->ops.ctx, VMB_CONN_MESSAGE_V5);
 	vmb_lock(vmbus, vmbus->lock);
