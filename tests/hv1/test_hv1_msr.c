@@ -338,6 +338,15 @@ static void test_stimer_msrs(void **state)
 	assert_true(wrmsr(&f, 0, MSR_STIMER_CONFIG(0), (3u << 16) | 1u));
 	assert_true(wrmsr(&f, 0, MSR_STIMER_CONFIG(0), 1u));
 	assert_int_equal(rd(&f, 0, MSR_STIMER_CONFIG(0)) & 1u, 0);
+	/* ... and so is one enabled directly on SINT 0, or auto-enabled there. */
+	assert_true(wrmsr(&f, 0, MSR_STIMER_CONFIG(0), 1u));
+	assert_int_equal(rd(&f, 0, MSR_STIMER_CONFIG(0)) & 1u, 0);
+	assert_true(wrmsr(&f, 0, MSR_STIMER_CONFIG(0), 8u));
+	assert_true(wrmsr(&f, 0, MSR_STIMER_COUNT(0), 100));
+	assert_int_equal(rd(&f, 0, MSR_STIMER_CONFIG(0)), 8u);
+	/* Direct mode needs no SINT. */
+	assert_true(wrmsr(&f, 0, MSR_STIMER_CONFIG(0), (1u << 12) | (0x40u << 4) | 1u));
+	assert_int_equal(rd(&f, 0, MSR_STIMER_CONFIG(0)) & 1u, 1);
 	fx_fini(&f);
 
 	/* Direct mode without the feature bit is reserved. */

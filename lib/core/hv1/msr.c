@@ -103,7 +103,8 @@ static pv_err_t write_guest_os_id(struct pv_hv1 *hv1, uint64_t v)
 	hv1->guest_os_id = v;
 	if (v == 0 && (hv1->hypercall & HV1_PAGE_ENABLE)) {
 		hv1_overlay_remove(hv1, &hv1->hc_overlay);
-		hv1->hypercall &= ~HV1_PAGE_ENABLE;
+		__atomic_store_n(&hv1->hypercall, hv1->hypercall & ~HV1_PAGE_ENABLE,
+				 __ATOMIC_RELEASE);
 	}
 	hv1_unlock(hv1, hv1->lock);
 	return PV_OK;
@@ -128,7 +129,7 @@ static pv_err_t write_hypercall(struct pv_hv1 *hv1, struct hv1_vp *vp, uint64_t 
 	} else {
 		hv1_overlay_remove(hv1, &hv1->hc_overlay);
 	}
-	hv1->hypercall = v;
+	__atomic_store_n(&hv1->hypercall, v, __ATOMIC_RELEASE);
 out:
 	hv1_unlock(hv1, hv1->lock);
 	return err;

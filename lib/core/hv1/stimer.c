@@ -68,12 +68,12 @@ pv_err_t hv1_stimer_write(struct hv1_vp *vp, uint32_t n, bool is_count, uint64_t
 		else if (t->config & HV1_STIMER_AUTO_ENABLE)
 			t->config |= HV1_STIMER_ENABLE;
 	} else {
-		bool was_enabled = (t->config & HV1_STIMER_ENABLE) != 0;
 		t->config = value;
-		/* A message-mode timer needs a SINT; SINT 0 disables it. */
-		if (was_enabled && !(value & HV1_STIMER_DIRECT) && timer_sint(value) == 0)
-			t->config &= ~HV1_STIMER_ENABLE;
 	}
+	/* TLFS: an enabled message-mode timer may not use SINT 0; it is
+	 * marked disabled at once. */
+	if (!(t->config & HV1_STIMER_DIRECT) && timer_sint(t->config) == 0)
+		t->config &= ~HV1_STIMER_ENABLE;
 	t->msg_pending = false;
 	hv1_stimer_program(t, true);
 	hv1_unlock(hv1, vp->lock);
