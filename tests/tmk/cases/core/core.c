@@ -126,6 +126,44 @@ TMK_CASE(hlt_wakes_on_injected_interrupt)
 	tmk_cli();
 }
 
+static volatile uint32_t gsi_seen;
+
+static void on_gsi(uint8_t vector)
+{
+	if (vector == CORE_GSI_VECTOR)
+		gsi_seen++;
+}
+
+#define IOAPIC_BASE 0xfec00000u
+
+static void ioapic_write(uint32_t reg, uint32_t val)
+{
+	mmio_write32(IOAPIC_BASE, reg);
+	mmio_write32(IOAPIC_BASE + 0x10, val);
+}
+
+TMK_CASE(ioapic_line_delivers_vector)
+{
+	if (inb(P(CORE_IO_IRQCHIP)) != 1) {
+		tmk_skip("needs the in-kernel irqchip");
+		return;
+	}
+	outb(0x21, 0xff); /* mask both PICs: only the IOAPIC delivers */
+	outb(0xa1, 0xff);
+	tmk_lapic_enable();
+	tmk_set_irq_handler(CORE_GSI_VECTOR, on_gsi);
+	/* Redirection entry: fixed, physical, edge, unmasked, to APIC ID 0. */
+	ioapic_write(0x10 + 2 * CORE_GSI + 1, 0);
+	ioapic_write(0x10 + 2 * CORE_GSI, CORE_GSI_VECTOR);
+	gsi_seen = 0;
+	tmk_cli();
+	tmk_send(TMK_MSG_CORE_PULSE, CORE_GSI, 0, 0, NULL);
+	tmk_wait_for(&gsi_seen);
+	tmk_cli();
+	TMK_CHECK_EQ(gsi_seen, 1);
+	ioapic_write(0x10 + 2 * CORE_GSI, 0x10000); /* mask again */
+}
+
 static volatile uint32_t ap_done;
 static volatile uint32_t ap_apic_id;
 

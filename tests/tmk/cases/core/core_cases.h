@@ -16,6 +16,12 @@
 #define CORE_IO_SINK 4    /* writes append their low byte to the sink */
 #define CORE_IO_SOURCE 5  /* reads return 0x30, 0x31, ... */
 #define CORE_IO_COUNT 6   /* read: bytes in the sink; write: reset sink and source */
+#define CORE_IO_IRQCHIP 7 /* read: 1 when the port has the in-kernel irqchip */
+
+/* IOAPIC case (irqchip mode): the host pulses this GSI on TMK_MSG_CORE_PULSE. */
+#define CORE_GSI 5u
+#define CORE_GSI_VECTOR 0x41u
+#define TMK_MSG_CORE_PULSE (TMK_MSG_USER + 1) /* arg[0]: GSI */
 
 #define CORE_REP_TEXT "0123456789abcdef"
 

@@ -7,6 +7,8 @@
 #include "tmk_host.h"
 
 struct core_fixture {
+	struct pv_partition *part;
+	unsigned pulses;
 	uint32_t scratch[4];
 	uint8_t sink[64];
 	uint32_t sink_len;
@@ -40,6 +42,10 @@ static pv_err_t testdev_io(void *ctx, struct pv_vcpu *vcpu, uint16_t offset, uin
 	case CORE_IO_SOURCE:
 		if (!is_write)
 			*data = 0x30u + f->source_next++;
+		return PV_OK;
+	case CORE_IO_IRQCHIP:
+		if (!is_write)
+			*data = (pv_partition_port(f->part)->caps & PV_PORT_CAP_IRQCHIP) ? 1 : 0;
 		return PV_OK;
 	case CORE_IO_COUNT:
 		if (is_write) {
@@ -116,6 +122,7 @@ static pv_err_t core_setup(struct tmk_host *h, struct pv_partition *part, void *
 	if (!f)
 		return PV_ENOMEM;
 	*ctx = f;
+	f->part = part;
 	pv_err_t err = pv_io_register(part, TMK_TESTDEV_PORT, 8, testdev_io, f);
 	if (!err)
 		err = pv_mmio_register(part, pv_gpa(TMK_TESTDEV_MMIO), 4096, testdev_mmio, f);
@@ -132,6 +139,26 @@ static pv_err_t core_setup(struct tmk_host *h, struct pv_partition *part, void *
 		err = set_leaf(part, 0x40000002u, 0, false, 0x100, 0, 0, 0);
 	if (!err)
 		err = set_leaf(part, 0x40000002u, 1, false, 0x101, 0, 0, 0);
+	return err;
+}
+
+static pv_err_t core_message(struct tmk_host *h, void *ctx, struct pv_vcpu *vcpu,
+			     const struct tmk_msg *msg)
+{
+	struct core_fixture *f = ctx;
+	(void)vcpu;
+	if (msg->type != TMK_MSG_CORE_PULSE || msg->arg[0] > 23) {
+		tmk_host_fail(h, "unexpected message %u", msg->type);
+		return PV_EINVAL;
+	}
+	/* An edge on the line: the in-kernel IOAPIC turns it into the programmed vector. */
+	pv_err_t err = pv_irq_set(tmk_host_partition(h), (uint32_t)msg->arg[0], true);
+	if (!err)
+		err = pv_irq_set(tmk_host_partition(h), (uint32_t)msg->arg[0], false);
+	if (err)
+		tmk_host_fail(h, "pv_irq_set(%u): %s", (unsigned)msg->arg[0], pv_strerror(err));
+	else
+		f->pulses++;
 	return err;
 }
 
@@ -185,6 +212,7 @@ const struct tmk_setup tmk_setup = {
 	.name = "tmk_core",
 	.vcpus = 2,
 	.setup = core_setup,
+	.message = core_message,
 	.check = core_check,
 	.teardown = core_teardown,
 };
