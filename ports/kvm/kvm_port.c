@@ -686,6 +686,9 @@ static pv_err_t kvm_vcpu_complete(void *vdata, const struct pv_exit *exit)
 		case PV_EVENT_EXCEPTION:
 			if (ev->vector >= 32)
 				return PV_EINVAL;
+			/* KVM retires an I/O instruction (the hypercall OUT
+			 * too) when next entered, so the event is delivered
+			 * after it; see README.md. */
 			return inject_exception_now(v, ev);
 		case PV_EVENT_NMI:
 			return inject_nmi_now(v);

@@ -26,8 +26,9 @@
 
 #define RAM_SIZE 0x10000u
 #define CODE 0x1000u
-#define STOP_PORT 0x601u /* OUT here: the test's handler stops the vCPU */
-#define STOP_PORT8 0xf1u /* 8-bit port variant */
+#define STOP_PORT 0x601u   /* OUT here: the test's handler stops the vCPU */
+#define STOP_PORT8 0xf1u   /* 8-bit port variant */
+#define REPORT_PORT 0x602u /* OUT here: the test records the value */
 #define TABLES 0x8000u
 #define HCPAGE 0x5000u /* hypercall page */
 
@@ -38,6 +39,8 @@ struct fx {
 	unsigned stops;
 	unsigned hcalls;
 	struct pv_exit_hypercall hc;
+	bool decline_hcalls; /* the filter passes hypercalls on: the default #UD */
+	uint32_t reported;   /* last value OUT to REPORT_PORT */
 };
 
 static pv_err_t stop_io(void *ctx, struct pv_vcpu *vcpu, uint16_t offset, uint8_t size,
@@ -54,6 +57,18 @@ static pv_err_t stop_io(void *ctx, struct pv_vcpu *vcpu, uint16_t offset, uint8_
 	return PV_OK;
 }
 
+static pv_err_t report_io(void *ctx, struct pv_vcpu *vcpu, uint16_t offset, uint8_t size,
+			  bool is_write, uint32_t *data)
+{
+	struct fx *f = ctx;
+	(void)vcpu;
+	(void)offset;
+	(void)size;
+	if (is_write)
+		f->reported = *data;
+	return PV_OK;
+}
+
 static bool hv_filter(void *ctx, struct pv_vcpu *vcpu, struct pv_exit *exit)
 {
 	struct fx *f = ctx;
@@ -62,6 +77,8 @@ static bool hv_filter(void *ctx, struct pv_vcpu *vcpu, struct pv_exit *exit)
 		return false;
 	f->hcalls++;
 	f->hc = exit->u.hypercall;
+	if (f->decline_hcalls)
+		return false;
 	exit->u.hypercall.result = 0xaabbccdd00112233ull;
 	return true;
 }
@@ -86,6 +103,7 @@ static void fx_open_n(struct fx *f, bool irqchip, uint32_t vcpus)
 	f->v = pv_partition_vcpu(f->part, 0);
 	assert_int_equal(pv_io_register(f->part, STOP_PORT, 1, stop_io, f), PV_OK);
 	assert_int_equal(pv_io_register(f->part, STOP_PORT8, 1, stop_io, f), PV_OK);
+	assert_int_equal(pv_io_register(f->part, REPORT_PORT, 1, report_io, f), PV_OK);
 	assert_int_equal(pv_dispatch_set_filter(f->part, PV_FILTER_HV1, hv_filter, f), PV_OK);
 }
 
@@ -400,6 +418,38 @@ static void test_hypercall_64bit_long_mode(void **state)
 	fx_close(&f);
 }
 
+static void test_unhandled_hypercall_raises_ud(void **state)
+{
+	(void)state;
+	struct fx f;
+	fx_open(&f, false);
+	f.decline_hcalls = true;
+	/* 0x1000: mov eax, 1; out 0xE7, al (the hypercall); out 0xF1 (not reached) */
+	static const uint8_t code[] = {0x66, 0xb8,       0x01, 0x00,
+				       0x00, 0x00,       0xe6, PV_KVM_HYPERCALL_PORT,
+				       0xe6, STOP_PORT8, 0xf4};
+	/* #UD handler: pop ax (faulting IP); out REPORT_PORT, ax; out STOP_PORT8 */
+	static const uint8_t ud[] = {0x58, 0xba, 0x02, 0x06, 0xef, 0xe6, STOP_PORT8, 0xf4};
+	uint8_t ivt[4] = {0x00, 0x20, 0x00, 0x00};
+	assert_int_equal(pv_mem_write(f.part, PV_ACCESS_PARAVISOR, pv_gpa(6 * 4), ivt, 4), PV_OK);
+	assert_int_equal(pv_mem_write(f.part, PV_ACCESS_PARAVISOR, pv_gpa(0x2000), ud, sizeof(ud)),
+			 PV_OK);
+	real_mode(&f, code, sizeof(code));
+	struct pv_exit last;
+	assert_int_equal(pv_vcpu_run(f.v, &last), PV_OK);
+	assert_int_equal(last.kind, PV_EXIT_STOPPED);
+	assert_int_equal(f.hcalls, 1);
+	struct pv_stats st;
+	pv_partition_get_stats(f.part, &st);
+	assert_int_equal(st.hypercall_unhandled, 1);
+	/* The #UD reached the guest's handler. KVM retires the OUT before the
+	 * event is delivered, so the saved IP is the instruction after it
+	 * (0x1008); a port that can rewind would report 0x1006. */
+	assert_true(f.reported == CODE + 6 || f.reported == CODE + 8);
+	assert_int_equal(f.stops, 1);
+	fx_close(&f);
+}
+
 static void test_undeliverable_fault_ends_run(void **state)
 {
 	(void)state;
@@ -648,6 +698,7 @@ int main(void)
 		cmocka_unit_test(test_hlt_wakes_on_inject),
 		cmocka_unit_test(test_hypercall_32bit),
 		cmocka_unit_test(test_hypercall_64bit_long_mode),
+		cmocka_unit_test(test_unhandled_hypercall_raises_ud),
 		cmocka_unit_test(test_undeliverable_fault_ends_run),
 		cmocka_unit_test(test_clock_and_timers),
 		cmocka_unit_test(test_msr_access_and_cpuid_after_run),
