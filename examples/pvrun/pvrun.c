@@ -112,10 +112,10 @@ static int parse(int argc, char **argv, struct opts *o)
 		fprintf(stderr, "pvrun: --port must be kvm or mock\n");
 		return -1;
 	}
-	if (o->mem_mib < 2 || o->mem_mib > 4096 || o->vcpus < 1 || o->vcpus > TMK_MAX_VCPUS ||
+	if (o->mem_mib < 2 || o->mem_mib > 3072 || o->vcpus < 1 || o->vcpus > TMK_MAX_VCPUS ||
 	    o->timeout_s == 0) {
 		fprintf(stderr,
-			"pvrun: need 2 <= --mem <= 4096, 1 <= --vcpus <= %u, --timeout > 0\n",
+			"pvrun: need 2 <= --mem <= 3072 (RAM stays below the MMIO hole), 1 <= --vcpus <= %u, --timeout > 0\n",
 			TMK_MAX_VCPUS);
 		return -1;
 	}
