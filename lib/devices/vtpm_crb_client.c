@@ -38,7 +38,7 @@ static void buf_write(struct pv_vcpu *vcpu, uint64_t gpa, const uint8_t *p, size
 {
 	size_t i = 0;
 	while (i < n) {
-		uint8_t sz = n - i >= 8 ? 8 : n - i >= 4 ? 4 : 1;
+		uint8_t sz = n - i >= 8 ? 8 : n - i >= 4 ? 4 : n - i >= 2 ? 2 : 1;
 		uint64_t v = 0;
 		for (uint8_t b = 0; b < sz; b++)
 			v |= (uint64_t)p[i + b] << (8 * b);
@@ -51,7 +51,7 @@ static void buf_read(struct pv_vcpu *vcpu, uint64_t gpa, uint8_t *p, size_t n)
 {
 	size_t i = 0;
 	while (i < n) {
-		uint8_t sz = n - i >= 8 ? 8 : n - i >= 4 ? 4 : 1;
+		uint8_t sz = n - i >= 8 ? 8 : n - i >= 4 ? 4 : n - i >= 2 ? 2 : 1;
 		uint64_t v = crb_rd(vcpu, gpa + i, sz);
 		for (uint8_t b = 0; b < sz; b++)
 			p[i + b] = (uint8_t)(v >> (8 * b));
