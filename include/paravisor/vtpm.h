@@ -3,7 +3,7 @@
  * @file vtpm.h
  * @brief TPM 2.0 device with the TCG PC Client CRB interface, backed by libtpms.
  *
- * The device (pv_vtpm_create() and the calls on a ::pv_vtpm, and the file
+ * The device (pv_vtpm_create() and the calls on a vTPM, and the file
  * storage) exists only when the library was built with the TPM part:
  * @c PV_HAVE_TPM is defined in @c paravisor/config.h. pv_vtpm_crb_transact()
  * and the constants are always available.
