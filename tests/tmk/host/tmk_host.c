@@ -36,6 +36,8 @@ struct tmk_host {
 	bool ap_started[TMK_MAX_VCPUS];
 	struct tmk_irq_req irq[TMK_MAX_VCPUS];
 
+	uint32_t line_levels; /* default router: current level of GSIs 0..31 */
+
 	pthread_mutex_t wd_lock;
 	pthread_cond_t wd_cond;
 	bool wd_quit;
@@ -170,6 +172,38 @@ static pv_err_t request_irq(struct tmk_host *h, uint64_t vcpu, uint64_t vector, 
 		return PV_OK;
 	}
 	return pv_timer_arm(r->timer, pv_clock_ns(h->part) + delay_us * 1000u);
+}
+
+/* Default interrupt router (ports without an irqchip): edges and MSIs become
+ * injected vectors, see TMK_ROUTER_VECTOR_BASE. */
+static pv_err_t default_router(void *ctx, bool is_msi, uint32_t gsi, bool level, uint64_t address,
+			       uint32_t data)
+{
+	struct tmk_host *h = ctx;
+	struct pv_event ev = {.kind = PV_EVENT_INTERRUPT};
+	struct pv_vcpu *v;
+	if (is_msi) {
+		uint32_t dest = (uint32_t)(address >> 12) & 0xff;
+		ev.vector = (uint8_t)data;
+		v = pv_partition_vcpu(h->part, dest);
+	} else {
+		if (gsi >= 32 || TMK_ROUTER_VECTOR_BASE + gsi > 255)
+			return PV_EINVAL;
+		pthread_mutex_lock(&h->lock);
+		bool rising = level && !(h->line_levels & (1u << gsi));
+		if (level)
+			h->line_levels |= 1u << gsi;
+		else
+			h->line_levels &= ~(1u << gsi);
+		pthread_mutex_unlock(&h->lock);
+		if (!rising)
+			return PV_OK;
+		ev.vector = (uint8_t)(TMK_ROUTER_VECTOR_BASE + gsi);
+		v = pv_partition_vcpu(h->part, 0);
+	}
+	if (!v || ev.vector < 32)
+		return PV_EINVAL;
+	return pv_vcpu_inject(v, &ev);
 }
 
 /* ---- reports ---- */
@@ -358,6 +392,11 @@ pv_err_t tmk_host_run(struct pv_partition *part, const struct tmk_host_config *c
 		if (terr)
 			h->irq[i].timer = NULL;
 	}
+	bool router = false;
+	if (!err && !(pv_partition_port(part)->caps & PV_PORT_CAP_IRQCHIP)) {
+		pv_irq_set_router(part, default_router, h);
+		router = true;
+	}
 	if (!err && h->setup && h->setup->setup) {
 		err = h->setup->setup(h, part, &h->setup_ctx);
 		if (err)
@@ -423,6 +462,8 @@ pv_err_t tmk_host_run(struct pv_partition *part, const struct tmk_host_config *c
 		pv_timer_destroy(h->irq[i].timer);
 	if (setup_done && h->setup->teardown)
 		h->setup->teardown(h, h->setup_ctx);
+	if (router)
+		pv_irq_set_router(part, NULL, NULL);
 	if (rep)
 		pv_io_unregister(part, TMK_PORT_REPORT);
 	if (con)

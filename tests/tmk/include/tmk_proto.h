@@ -19,6 +19,12 @@
 #define TMK_DEFAULT_MEM_MIB 4u   /* RAM is [0, mem) */
 #define TMK_MAX_VCPUS 4u
 
+/* Without the in-kernel irqchip, the runner's default interrupt router turns a
+ * rising edge on line GSI (< 32) into vector TMK_ROUTER_VECTOR_BASE + GSI on
+ * vCPU 0, and an MSI into vector data[7:0] on APIC ID address[19:12]. A case's
+ * setup hook may install its own router instead. */
+#define TMK_ROUTER_VECTOR_BASE 0x30u
+
 /* I/O ports. */
 #define TMK_PORT_CONSOLE 0x00e9u /* console bytes */
 #define TMK_PORT_REPORT 0xe0e0u  /* 4-byte OUT: GPA of a struct tmk_msg */
