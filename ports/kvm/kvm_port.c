@@ -585,6 +585,15 @@ static pv_err_t deliver_pending(struct pv_kvm_vcpu *v)
 		/* Exit as soon as the guest can take the next one. */
 		v->run->request_interrupt_window = vec >= 0;
 	}
+	if (err) {
+		/* Keep what was not delivered queued for the next attempt. */
+		pthread_mutex_lock(&v->ev_lock);
+		if (v->exc_queued)
+			atomic_fetch_or(&v->pending, PV_KVM_PEND_EXC);
+		pthread_mutex_unlock(&v->ev_lock);
+		if (highest_irq(v) >= 0)
+			atomic_fetch_or(&v->pending, PV_KVM_PEND_IRQ);
+	}
 	return err;
 }
 
