@@ -36,7 +36,9 @@
  * One mock serves one partition at a time. Script, register and recording
  * state is kept per vCPU index and survives vCPU and partition destruction,
  * so a test can inspect it afterwards. Query functions may be called from any
- * thread; they take the mock's lock. The mock uses libc and POSIX threads.
+ * thread; they take the mock's lock. Script and callback setters of a vCPU
+ * must not be called while that vCPU is inside vcpu_run. The mock uses libc
+ * and POSIX threads.
  */
 #ifndef PARAVISOR_PORT_MOCK_H
 #define PARAVISOR_PORT_MOCK_H

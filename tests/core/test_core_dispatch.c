@@ -112,9 +112,8 @@ static void test_io_register_args(void **state)
 	ct_close(&e);
 }
 
-/* BUG (lib/core/dispatch.c, pv_io_register): base + count is computed in 32
- * bits, so a huge count wraps and passes the "past port 0xFFFF" check.
- * Disabled until fixed; enable by adding it to main(). */
+/* Regression: base + count used to be computed in 32 bits, so a huge count
+ * wrapped and passed the "past port 0xFFFF" check (fixed in 6c7018e). */
 static void test_io_register_count_wrap(void **state)
 {
 	(void)state;
@@ -480,9 +479,8 @@ static void test_msr_dispatch(void **state)
 	ct_close(&e);
 }
 
-/* BUG (lib/core/dispatch.c, dispatch_msr): a failing MSR handler injects
- * #GP but is not counted in pv_stats::handler_errors, unlike I/O and MMIO.
- * Disabled until fixed. */
+/* Regression: a failing MSR handler injected #GP but was not counted in
+ * pv_stats::handler_errors, unlike I/O and MMIO (fixed in 6c7018e). */
 static void test_msr_handler_error_counted(void **state)
 {
 	struct ct_env e;
@@ -532,11 +530,10 @@ static void test_msr_filter_port(void **state)
 	ct_close(&e);
 }
 
-/* BUG (lib/core/dispatch.c, table_rollback): when the first MSR registration
- * of a partition is refused by msr_filter_update, the refused table is put
- * on the retired list; a second refused registration then "rolls back" to
- * that refused table, so the first (failed) registration becomes live.
- * Disabled until fixed. */
+/* Regression: when the first MSR registration of a partition was refused by
+ * msr_filter_update, a second refused registration "rolled back" to the
+ * first refused table, making the failed registration live (fixed in
+ * 6c7018e). */
 static void test_msr_filter_refused_twice(void **state)
 {
 	struct ct_env e;
@@ -806,9 +803,6 @@ static void test_bad_kinds_and_counters(void **state)
 
 int main(void)
 {
-	/* Disabled until the core is fixed (see the BUG comments):
-	 * test_io_register_count_wrap, test_msr_handler_error_counted,
-	 * test_msr_filter_refused_twice. Set PV_CORE_KNOWN_BUGS=1 to run them. */
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_io_register_args, reset_seen),
 		cmocka_unit_test_setup(test_io_overlap, reset_seen),
@@ -825,14 +819,9 @@ int main(void)
 		cmocka_unit_test_setup(test_cpuid_pushed_without_exits, reset_seen),
 		cmocka_unit_test_setup(test_filters_in_order, reset_seen),
 		cmocka_unit_test_setup(test_bad_kinds_and_counters, reset_seen),
-	};
-	const struct CMUnitTest known_bugs[] = {
 		cmocka_unit_test_setup(test_io_register_count_wrap, reset_seen),
 		cmocka_unit_test_setup(test_msr_handler_error_counted, reset_seen),
 		cmocka_unit_test_setup(test_msr_filter_refused_twice, reset_seen),
 	};
-	const char *kb = getenv("PV_CORE_KNOWN_BUGS");
-	if (kb && kb[0] == '1')
-		return cmocka_run_group_tests_name("known_bugs", known_bugs, NULL, NULL);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

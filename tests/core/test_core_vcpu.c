@@ -101,7 +101,7 @@ struct runner {
 static void *run_thread(void *p)
 {
 	struct runner *r = p;
-	r->rc = pv_vcpu_run(r->vcpu, &r->last);
+	__atomic_store_n(&r->rc, pv_vcpu_run(r->vcpu, &r->last), __ATOMIC_SEQ_CST);
 	return NULL;
 }
 
@@ -157,7 +157,7 @@ static void test_stop_blocked_guest(void **state)
 	while (pv_mock_run_count(e.mock, 1) < 1)
 		sched_yield();
 	sleep_ms(20);
-	assert_int_equal(r.rc, -100);
+	assert_int_equal(__atomic_load_n(&r.rc, __ATOMIC_SEQ_CST), -100);
 	pv_vcpu_stop(e.vcpu[1]);
 	pthread_join(r.th, NULL);
 	assert_int_equal(r.rc, PV_OK);
@@ -179,7 +179,7 @@ static void test_hlt_waits_for_inject(void **state)
 	sleep_ms(50);
 	/* halted: not re-entered, not returned */
 	assert_int_equal(pv_mock_run_count(e.mock, 0), 1);
-	assert_int_equal(r.rc, -100);
+	assert_int_equal(__atomic_load_n(&r.rc, __ATOMIC_SEQ_CST), -100);
 	struct pv_event ev = {.kind = PV_EVENT_INTERRUPT, .vector = 0x40};
 	assert_int_equal(pv_vcpu_inject(e.vcpu[0], &ev), PV_OK);
 	pthread_join(r.th, NULL);
@@ -212,10 +212,9 @@ static void test_hlt_stop(void **state)
 	ct_close(&e);
 }
 
-/* BUG (lib/core/vcpu.c, pv_vcpu_run/halt_wait): a stop that ends an HLT wait
- * is consumed by the core, but the port's stop request (port->stop was
- * called by pv_vcpu_stop) is still pending, so the NEXT pv_vcpu_run returns
- * PV_EXIT_STOPPED at once without running the guest. Disabled until fixed. */
+/* Regression: a stop that ended an HLT wait was consumed by the core while
+ * the port's stop request stayed pending, so the NEXT pv_vcpu_run returned
+ * PV_EXIT_STOPPED at once without running the guest (fixed in 6c7018e). */
 static void test_hlt_stop_then_resume(void **state)
 {
 	(void)state;
@@ -439,14 +438,7 @@ int main(void)
 		cmocka_unit_test(test_registers),
 		cmocka_unit_test(test_inject_validation),
 		cmocka_unit_test(test_vcpus_in_parallel),
-	};
-	/* Disabled until the core is fixed: test_hlt_stop_then_resume (see its
-	 * BUG comment). PV_CORE_KNOWN_BUGS=1 runs it. */
-	const struct CMUnitTest known_bugs[] = {
 		cmocka_unit_test(test_hlt_stop_then_resume),
 	};
-	const char *kb = getenv("PV_CORE_KNOWN_BUGS");
-	if (kb && kb[0] == '1')
-		return cmocka_run_group_tests_name("known_bugs", known_bugs, NULL, NULL);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
