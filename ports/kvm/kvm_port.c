@@ -613,6 +613,20 @@ static pv_err_t fill_hypercall(struct pv_kvm_vcpu *v, struct pv_exit *exit)
 	return PV_OK;
 }
 
+/*
+ * HLT (no irqchip) with an event already queued that the guest can take
+ * now: the halt ends immediately, as on hardware. Reporting it would let the
+ * library sleep on a wake-up that was already consumed.
+ */
+static bool halt_wakes_now(struct pv_kvm_vcpu *v)
+{
+	unsigned pend = atomic_load(&v->pending);
+	if (pend & (PV_KVM_PEND_NMI | PV_KVM_PEND_EXC))
+		return true;
+	return (pend & PV_KVM_PEND_IRQ) && v->run->ready_for_interrupt_injection &&
+	       v->run->if_flag && highest_irq(v) >= 0;
+}
+
 static pv_err_t kvm_vcpu_run(void *vdata, struct pv_exit *exit)
 {
 	struct pv_kvm_vcpu *v = vdata;
@@ -650,6 +664,8 @@ static pv_err_t kvm_vcpu_run(void *vdata, struct pv_exit *exit)
 		}
 		switch (pv_kvm_xlate_exit(run, v->run_size, v->hc_port, exit)) {
 		case PV_KVM_XLATE_EXIT:
+			if (exit->kind == PV_EXIT_HLT && halt_wakes_now(v))
+				continue; /* an event is queued: HLT ends at once */
 			return PV_OK;
 		case PV_KVM_XLATE_REENTER:
 			continue;

@@ -297,6 +297,51 @@ static void test_hlt_wakes_on_inject(void **state)
 	fx_close(&f);
 }
 
+struct watchdog {
+	struct pv_vcpu *v;
+	volatile bool done;
+	bool fired;
+};
+
+static void *watchdog_main(void *arg)
+{
+	struct watchdog *w = arg;
+	for (int i = 0; i < 500 && !__atomic_load_n(&w->done, __ATOMIC_ACQUIRE); i++)
+		usleep(10000);
+	if (!__atomic_load_n(&w->done, __ATOMIC_ACQUIRE)) {
+		w->fired = true;
+		pv_vcpu_stop(w->v);
+	}
+	return NULL;
+}
+
+static void test_hlt_with_interrupt_already_queued(void **state)
+{
+	(void)state;
+	struct fx f;
+	fx_open(&f, false);
+	static const uint8_t handler[] = {0xba, 0x01, 0x06, 0xee, 0xcf}; /* out 0x601; iret */
+	/* cli; hlt (woken by the inject, which cannot be delivered: IF=0);
+	 * sti; hlt (the queued interrupt must end this halt); jmp $ */
+	static const uint8_t code[] = {0xfa, 0xf4, 0xfb, 0xf4, 0xeb, 0xfe};
+	ivt_vector_0x40(&f, handler, sizeof(handler));
+	real_mode(&f, code, sizeof(code));
+	struct later l = {.v = f.v, .delay_ms = 30, .inject = true, .vector = 0x40};
+	struct watchdog w = {.v = f.v};
+	pthread_t t, wt;
+	assert_int_equal(pthread_create(&t, NULL, later_main, &l), 0);
+	assert_int_equal(pthread_create(&wt, NULL, watchdog_main, &w), 0);
+	struct pv_exit last;
+	assert_int_equal(pv_vcpu_run(f.v, &last), PV_OK);
+	__atomic_store_n(&w.done, true, __ATOMIC_RELEASE);
+	pthread_join(t, NULL);
+	pthread_join(wt, NULL);
+	assert_false(w.fired); /* not stuck in the second HLT */
+	assert_int_equal(last.kind, PV_EXIT_STOPPED);
+	assert_int_equal(f.stops, 1);
+	fx_close(&f);
+}
+
 static void put32(uint8_t *p, uint32_t v)
 {
 	memcpy(p, &v, 4);
@@ -696,6 +741,7 @@ int main(void)
 		cmocka_unit_test(test_inject_into_running_vcpu),
 		cmocka_unit_test(test_inject_exception_and_nmi),
 		cmocka_unit_test(test_hlt_wakes_on_inject),
+		cmocka_unit_test(test_hlt_with_interrupt_already_queued),
 		cmocka_unit_test(test_hypercall_32bit),
 		cmocka_unit_test(test_hypercall_64bit_long_mode),
 		cmocka_unit_test(test_unhandled_hypercall_raises_ud),
