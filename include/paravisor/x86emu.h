@@ -309,6 +309,27 @@ pv_err_t pv_x86emu_execute(struct pv_x86emu_state *st, const struct pv_x86_insn 
 pv_err_t pv_x86emu_step(struct pv_x86emu_state *st, const struct pv_x86emu_ops *ops, void *ctx,
 			struct pv_x86_fault *fault);
 
+/**
+ * @brief Decode instruction bytes supplied by the exit and execute them.
+ *
+ * For exits that already carry the instruction bytes (Hyper-V intercept
+ * messages, a \#VC/\#VE handler that fetched them): no fetch through the
+ * guest page tables is made unless @p bytes is too short for the
+ * instruction, in which case this behaves as pv_x86emu_step().
+ *
+ * @param st    Register state, updated in place; RIP must point at the
+ *              instruction the bytes belong to.
+ * @param bytes Instruction bytes (may be NULL when @p len is 0).
+ * @param len   Number of valid bytes.
+ * @param ops   Memory callbacks.
+ * @param ctx   Opaque pointer passed to the callbacks.
+ * @param fault Out: fault to inject (see pv_x86emu_execute()).
+ * @return As pv_x86emu_step().
+ */
+pv_err_t pv_x86emu_step_bytes(struct pv_x86emu_state *st, const uint8_t *bytes, size_t len,
+			      const struct pv_x86emu_ops *ops, void *ctx,
+			      struct pv_x86_fault *fault);
+
 #ifdef __cplusplus
 }
 #endif

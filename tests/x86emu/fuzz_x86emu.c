@@ -192,6 +192,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct pv_x86emu_state copy = st;
 		(void)pv_x86emu_execute(&copy, &in, &g_ops, f, &fault);
 	}
+	{
+		struct pv_x86emu_state copy = st;
+		(void)pv_x86emu_step_bytes(&copy, ib, (size_t)(data[8] % 17), &g_ops, f, &fault);
+	}
 	/* And fetch/decode/execute through the walker a few times. */
 	memcpy(&f->ram[st.regs.rip & (RAM_SIZE - 1)], ib,
 	       (RAM_SIZE - (st.regs.rip & (RAM_SIZE - 1))) < 16 ?

@@ -537,6 +537,31 @@ static void test_sse_mmio(void **state)
 	assert_int_equal(M.last_write_len, 8);
 }
 
+static void test_step_bytes(void **state)
+{
+	(void)state;
+	lm_paging_state();
+	static const uint8_t ud2[] = {0x0f, 0x0b};
+	static const uint8_t store[] = {0x89, 0x08}; /* mov [rax], ecx */
+	memcpy(M.ram + 0x8000, ud2, 2); /* memory at RIP is not what the exit reported */
+	S.regs.rip = 0x8000;
+	S.regs.gpr[PV_RAX] = 0x100000;
+	S.regs.gpr[PV_RCX] = 0xfeedf00d;
+	assert_int_equal(pv_x86emu_step_bytes(&S, store, sizeof(store), &fm_ops, &M, &F), PV_OK);
+	assert_int_equal(fm_get32(&M, 0x100000), 0xfeedf00d);
+	assert_int_equal(S.regs.rip, 0x8002);
+	/* too few bytes: falls back to fetching (and finds UD2 there) */
+	S.regs.rip = 0x8000;
+	assert_int_equal(pv_x86emu_step_bytes(&S, store, 1, &fm_ops, &M, &F), PV_ENOTSUP);
+	assert_int_equal(F.vector, PV_X86_VEC_UD);
+	assert_int_equal(pv_x86emu_step_bytes(&S, ud2, 2, &fm_ops, &M, &F), PV_ENOTSUP);
+	assert_int_equal(pv_x86emu_step_bytes(&S, NULL, 2, &fm_ops, &M, &F), PV_EINVAL);
+	static const uint8_t toolong[16] = {0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66,
+					    0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x89, 0x08};
+	assert_int_equal(pv_x86emu_step_bytes(&S, toolong, 16, &fm_ops, &M, &F), PV_EFAULTINJ);
+	assert_int_equal(F.vector, PV_X86_VEC_GP);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -552,6 +577,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_lock_uses_cmpxchg, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sse_mmio, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_step_bytes, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -982,3 +982,28 @@ pv_err_t pv_x86emu_step(struct pv_x86emu_state *st, const struct pv_x86emu_ops *
 	}
 	return pv_x86emu_execute(st, &in, ops, ctx, fault);
 }
+
+pv_err_t pv_x86emu_step_bytes(struct pv_x86emu_state *st, const uint8_t *bytes, size_t len,
+			      const struct pv_x86emu_ops *ops, void *ctx,
+			      struct pv_x86_fault *fault)
+{
+	if (!st || !ops || !fault || (!bytes && len))
+		return PV_EINVAL;
+	if (len == 0)
+		return pv_x86emu_step(st, ops, ctx, fault);
+	struct pv_x86_insn in;
+	pv_err_t e = pv_x86emu_decode(bytes, len, pv_x86emu_mode(st), &in);
+	if (e == PV_ERANGE && len < PV_X86_MAX_INSN_LEN)
+		return pv_x86emu_step(st, ops, ctx, fault);
+	if (e == PV_ENOTSUP) {
+		*fault = (struct pv_x86_fault){0};
+		x86_set_fault(fault, PV_X86_VEC_UD, false, 0, 0);
+		return PV_ENOTSUP;
+	}
+	if (e != PV_OK) {
+		*fault = (struct pv_x86_fault){0};
+		x86_set_fault(fault, PV_X86_VEC_GP, true, 0, 0);
+		return PV_EFAULTINJ;
+	}
+	return pv_x86emu_execute(st, &in, ops, ctx, fault);
+}
