@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 #
-# Freestanding check: compile every .c file of the freestanding library parts
-# (lib/core with all its subfolders, lib/isolation, lib/vmbus) with
+# Freestanding check: compile every .c file of the library (lib/core with all
+# its subfolders, lib/isolation, lib/vmbus, and every other lib/ component
+# except lib/hosted) with
 # -ffreestanding -nostdinc, allowing only the compiler's own <stdint.h>,
 # <stddef.h> and <stdbool.h> besides the project headers, then link all the
 # objects with a tiny freestanding start object (_start, memcpy, memset,
 # memmove, memcmp) using -nostdlib -static. Any libc header or any undefined
 # symbol fails the check.
 #
-# Hosted-only code is excluded by name: files in a hosted/ folder and files
-# named *_hosted.c or hosted*.c (e.g. the pthread/calloc platform table).
+# Hosted-only code is excluded by name: lib/hosted/ (the pthread/calloc
+# platform table), any hosted/ subfolder (e.g. lib/devices/hosted/: fd
+# backends, the libtpms vTPM) and files named *_hosted.c or hosted*.c.
 #
 # usage: check.sh <source dir> <build dir (for generated headers)> [compiler] [work dir]
 set -euo pipefail
@@ -30,9 +32,14 @@ if [ ! -f "$sysinc/stdint.h" ]; then
 fi
 sysinc=$(cd "$sysinc" && pwd -P)
 
+# Every library folder except lib/hosted: lib/core (with hv1/, x86emu/),
+# lib/isolation, lib/vmbus, and the OS-free parts of lib/devices, lib/acpi,
+# lib/boot and any later component.
 dirs=()
-for d in lib/core lib/isolation lib/vmbus; do
-	[ -d "$src/$d" ] && dirs+=("$src/$d")
+for d in "$src"/lib/*/; do
+	d=${d%/}
+	[ "$(basename "$d")" = hosted ] && continue
+	[ -d "$d" ] && dirs+=("$d")
 done
 mapfile -t files < <(find "${dirs[@]}" -name '*.c' ! -path '*/hosted/*' ! -name '*_hosted.c' \
 	! -name 'hosted*.c' | LC_ALL=C sort)
