@@ -30,9 +30,11 @@
  *   ID, so the guest must have software-enabled its LAPIC). Application
  *   processors then wait for INIT/SIPI from the guest, unless the library
  *   sets their registers before their first run (it starts them itself,
- *   as the TMK runner does). Without it the
- *   port delivers injected vectors itself with KVM_INTERRUPT and the
- *   interrupt window, and HLT exits to the library.
+ *   as the TMK runner does). Without it the port delivers injected vectors
+ *   itself with KVM_INTERRUPT and the interrupt window, and HLT exits to the
+ *   library. Exceptions go in with KVM_SET_VCPU_EVENTS, NMIs with KVM_NMI;
+ *   an event given as the completion of an I/O exit (the hypercall OUT
+ *   included) is delivered after that instruction retires.
  * - Stop: a signal (pv_kvm_options::kick_signal, SIGUSR1 by default, whose
  *   process-wide handler the port installs) plus kvm_run::immediate_exit.
  * - Clock: CLOCK_MONOTONIC. Timers: one timer thread per partition.
