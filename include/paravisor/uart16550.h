@@ -18,9 +18,11 @@
  *
  * The interrupt line follows the highest pending enabled source; on a PC the
  * MCR OUT2 bit gates it (configurable). Transmission is instantaneous: a byte
- * written to THR is handed to the backend at once (it stays in the transmit
- * FIFO while the backend refuses it). The character timeout is 4 character
- * times derived from the divisor latch and LCR.
+ * written to THR is handed to the backend at once. Bytes the backend refuses
+ * stay in the transmit FIFO (THRE clear) and are retried on the next THR
+ * write, LSR read, poll-timer tick (pv_uart_config::rx_poll_ns) or
+ * pv_uart_tx_kick(). The character timeout is 4 character times derived from
+ * the divisor latch and LCR.
  *
  * Multi-byte port accesses are split into byte accesses at consecutive
  * offsets (as an 8-bit bus would); bytes beyond the 8-port range read 0xFF
@@ -65,8 +67,9 @@ struct pv_uart_config {
 	uint16_t io_base;      /**< First I/O port (e.g. ::PV_UART_COM1_BASE). */
 	uint32_t irq;          /**< Interrupt line (GSI) for pv_irq_set(). */
 	bool irq_ignores_out2; /**< true: MCR OUT2 does not gate the line. */
-	/** Poll the backend's read() this often with a port timer (0: only when
-	 *  the guest reads RBR/LSR or the host calls pv_uart_poll()). */
+	/** Poll the backend this often with a port timer: pull input, retry
+	 *  refused output (0: only when the guest reads RBR/LSR or the host
+	 *  calls pv_uart_poll() / pv_uart_tx_kick()). */
 	uint64_t rx_poll_ns;
 	struct pv_uart_backend backend; /**< Host backend (copied). */
 };

@@ -318,6 +318,10 @@ static uint8_t reg_read(struct pv_uart *u, uint16_t off)
 	case R_MCR:
 		return u->mcr;
 	case R_LSR:
+		/* A polling guest makes progress without a host kick: retry
+		 * bytes the backend refused, and pull new input. */
+		if (u->tx_count && !(u->mcr & MCR_LOOP))
+			tx_drain(u);
 		(void)rx_pull_backend(u);
 		v = read_lsr(u);
 		u->lsr_err = 0;
@@ -463,6 +467,8 @@ static void uart_poll_cb(void *ctx)
 {
 	struct pv_uart *u = ctx;
 	pvd_lock(u->part, u->lock);
+	if (u->tx_count && !(u->mcr & MCR_LOOP))
+		tx_drain(u);
 	(void)rx_pull_backend(u);
 	update_irq(u);
 	(void)pv_timer_arm(u->poll_timer, pv_clock_ns(u->part) + u->cfg.rx_poll_ns);

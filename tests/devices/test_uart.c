@@ -150,11 +150,11 @@ static void test_backend_backpressure(void **state)
 	assert_int_equal(f->mem.tx_len, 2);
 	/* Bytes held in the FIFO: THR/TEMT clear. */
 	assert_int_equal(in8(f, LSR) & 0x60, 0);
+	/* Once the backend accepts again, a polling guest's LSR read retries. */
 	f->mem.tx_cap = sizeof(f->txbuf);
-	pv_uart_tx_kick(f->u);
+	assert_int_equal(in8(f, LSR) & 0x60, 0x60);
 	assert_int_equal(f->mem.tx_len, 5);
 	assert_memory_equal(f->txbuf, "abcde", 5);
-	assert_int_equal(in8(f, LSR) & 0x60, 0x60);
 	/* A full transmit FIFO drops further bytes. */
 	f->mem.tx_cap = 5;
 	for (int i = 0; i < 20; i++)
@@ -465,6 +465,22 @@ static void test_backend_poll_timer(void **state)
 	/* The poll timer moved input into the FIFO and raised RDA. */
 	assert_true(f->t.level[IRQ]);
 	assert_int_equal(in8(f, RBR), 't');
+	/* It also retries output the backend refused, raising THRE. */
+	while (in8(f, LSR) & 1)
+		(void)in8(f, RBR);
+	out8(f, IER, 0x02);
+	assert_int_equal(in8(f, IIR), 0xC2);
+	f->mem.tx_cap = f->mem.tx_len;
+	out8(f, RBR, 'q');
+	assert_int_equal(f->mem.tx_len, 0);
+	assert_int_equal(in8(f, IIR), 0xC1); /* byte held: no THRE */
+	assert_false(f->t.level[IRQ]);
+	f->mem.tx_cap = sizeof(f->txbuf);
+	pv_mock_advance_clock(f->t.mock, 600000);
+	assert_int_equal(f->mem.tx_len, 1);
+	assert_int_equal(f->txbuf[0], 'q');
+	assert_true(f->t.level[IRQ]); /* raised by the timer */
+	assert_int_equal(in8(f, IIR), 0xC2);
 }
 
 static int fx_setup_poll(void **state)
