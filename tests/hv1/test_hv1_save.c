@@ -184,7 +184,6 @@ static void test_crafted_rejections(void **state)
 	MUTATE(put64(bad + part + 16, HC_PAGE));              /* disabled but overlay present */
 	MUTATE(put64(bad + part + 8 + 32 + 8, 5));            /* reserved */
 	MUTATE(put32(bad + vp0 + 8, 7));                      /* VP index out of range */
-	MUTATE(put64(bad + vp0 + 8 + 16, MMIO_BASE | 1u));    /* SIEFP not RAM */
 	MUTATE(put64(bad + vp0 + 8 + 40 + 2 * 8, 0x05));      /* unmasked vector < 16 */
 	MUTATE(put64(bad + vp0 + 8 + 168, 1ull << 13));       /* stimer RsvdZ */
 	MUTATE(put32(bad + vp0 + 8 + 168 + 32, 2));           /* stimer flags */

@@ -197,6 +197,42 @@ static void test_masked_polling_msi(void **state)
 	fx_fini(&f);
 }
 
+static void test_masked_sint_drains_without_interrupt(void **state)
+{
+	(void)state;
+	struct fx f;
+	assert_int_equal(fx_init(&f, 0, 1, NULL), 0);
+	synic_enable(&f, 0, 7, 0x77);
+	post_seq(&f, 7, 1, PV_OK);
+	post_seq(&f, 7, 2, PV_OK);
+	assert_int_equal(pv_mock_inject_count(f.mock, 0), 1);
+	/* The guest masks the SINT, then frees the slot and writes EOM: the
+	 * queue drains into the slot (TLFS), without an interrupt. */
+	assert_true(wrmsr(&f, 0, MSR_SINT(7), 0x10077));
+	guest_consume(&f, 7);
+	assert_int_equal(slot_seq(&f, 7), 2);
+	assert_int_equal(pv_mock_inject_count(f.mock, 0), 1);
+	fx_fini(&f);
+}
+
+static void test_simp_outside_ram(void **state)
+{
+	(void)state;
+	struct fx f;
+	assert_int_equal(fx_init(&f, 0, 1, NULL), 0);
+	/* Accepted, but nothing can be delivered: messages wait in the queue. */
+	assert_true(wrmsr(&f, 0, MSR_SIMP, MMIO_BASE | 1u));
+	assert_true(wrmsr(&f, 0, MSR_SINT(2), 0xF3));
+	assert_true(wrmsr(&f, 0, MSR_SCONTROL, 1));
+	post_seq(&f, 2, 9, PV_OK);
+	assert_int_equal(pv_mock_inject_count(f.mock, 0), 0);
+	/* Moving the page into RAM delivers the queued message. */
+	assert_true(wrmsr(&f, 0, MSR_SIMP, SIMP_PAGE | 1u));
+	assert_int_equal(gmem_u32(&f, SIMP_PAGE + 2 * 256 + 16), 9);
+	assert_int_equal(pv_mock_inject_count(f.mock, 0), 1);
+	fx_fini(&f);
+}
+
 static void test_signal_event_flags(void **state)
 {
 	(void)state;
@@ -347,6 +383,8 @@ int main(void)
 		cmocka_unit_test(test_freed_without_eom_keeps_order),
 		cmocka_unit_test(test_backpressure_notification),
 		cmocka_unit_test(test_masked_polling_msi),
+		cmocka_unit_test(test_masked_sint_drains_without_interrupt),
+		cmocka_unit_test(test_simp_outside_ram),
 		cmocka_unit_test(test_signal_event_flags),
 		cmocka_unit_test(test_stimer_one_shot_message),
 		cmocka_unit_test(test_stimer_periodic_coalesce),

@@ -175,19 +175,19 @@ static pv_err_t apic_msr(struct pv_hv1 *hv1, struct pv_vcpu *vcpu, uint32_t inde
 	return hv1->port->get_msr(pv_vcpu_port_data(vcpu), target, value);
 }
 
-/* SynIC page MSRs: bit 0 enable, 11:1 RsvdP (kept as written), 63:12 GPFN. */
+/* SynIC page MSRs: bit 0 enable, 11:1 RsvdP (kept as written), 63:12 GPFN.
+ * TLFS: a base outside the GPA space is accepted; the page is then simply not
+ * accessible (deliveries wait in the queue). */
 static pv_err_t write_synic_page(struct hv1_vp *vp, uint64_t *reg, uint64_t v)
 {
 	struct pv_hv1 *hv1 = vp->hv1;
 	if (v & HV1_PAGE_ENABLE) {
 		bool same = (*reg & HV1_PAGE_ENABLE) && ((*reg ^ v) & HV1_PFN_MASK) == 0;
-		if (!same) {
-			/* A newly enabled page starts empty. */
-			pv_err_t err = pv_mem_zero(hv1->part, PV_ACCESS_PARAVISOR,
-						   pv_gpa(v & HV1_PFN_MASK), PV_PAGE_SIZE);
-			if (err)
-				return err;
-		}
+		/* A newly enabled page starts empty. */
+		if (!same && pv_mem_zero(hv1->part, PV_ACCESS_PARAVISOR, pv_gpa(v & HV1_PFN_MASK),
+					 PV_PAGE_SIZE) != PV_OK)
+			pv_log(hv1->part, PV_LOG_WARN, "hv1", "vp %u: SynIC page 0x%llx is not RAM",
+			       vp->index, (unsigned long long)(v & HV1_PFN_MASK));
 	}
 	*reg = v;
 	return PV_OK;

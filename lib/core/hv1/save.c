@@ -260,8 +260,6 @@ static bool parse_vp(struct pv_hv1 *hv1, struct stage *st, const uint8_t *q, uin
 	v->siefp = hv1_le64(q + 16);
 	v->simp = hv1_le64(q + 24);
 	v->vp_assist = hv1_le64(q + 32);
-	if (!page_ok(hv1, v->siefp) || !page_ok(hv1, v->simp))
-		return false;
 	for (uint32_t s = 0; s < PV_HV1_SINT_COUNT; s++) {
 		v->sint[s] = hv1_le64(q + 40 + 8 * s);
 		if (!(v->sint[s] & HV1_SINT_MASKED) && (v->sint[s] & HV1_SINT_VECTOR_MASK) < 16u)

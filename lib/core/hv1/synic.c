@@ -97,8 +97,8 @@ bool hv1_sint_deliverable(const struct hv1_vp *vp, uint8_t sint)
 static void sint_signal(struct hv1_vp *vp, uint8_t sint)
 {
 	uint64_t s = vp->sint[sint];
-	if (s & HV1_SINT_POLLING)
-		return; /* the guest polls; no interrupt */
+	if (s & (HV1_SINT_POLLING | HV1_SINT_MASKED))
+		return; /* masked, or the guest polls: no interrupt */
 	hv1_raise(vp, (uint8_t)(s & HV1_SINT_VECTOR_MASK));
 }
 
@@ -182,7 +182,9 @@ static bool deliver_next(struct hv1_vp *vp, uint8_t sint, uint32_t *ready)
 	const struct hv1_msg *m;
 	struct hv1_stimer *st;
 
-	if (!waiting || !simp_on(vp) || (vp->sint[sint] & HV1_SINT_MASKED))
+	/* A masked SINT still gets its queue drained into the slot (TLFS: EOM
+	 * drains a masked SINT); only the interrupt is withheld. */
+	if (!waiting || !simp_on(vp))
 		return false;
 	if (slot_type(vp, sint, &type) != PV_OK)
 		return false;
