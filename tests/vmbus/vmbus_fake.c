@@ -38,7 +38,7 @@ static pv_err_t f_signal(void *ctx, uint32_t vp, uint8_t sint, uint32_t flag)
 {
 	struct fake_host *h = ctx;
 
-	h->nsignals++;
+	__atomic_add_fetch(&h->nsignals, 1, __ATOMIC_RELAXED);
 	h->last_signal_vp = vp;
 	h->last_signal_sint = sint;
 	h->last_signal_flag = flag;
