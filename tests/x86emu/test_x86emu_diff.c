@@ -1442,7 +1442,15 @@ static bool build_case32(struct tcase *tc, struct choice ch)
 				disp_size = 4;
 				break;
 			}
-			seg_default_ss = base == PV_RBP;
+			/* ESP as base (SIB, default SS): its value is known exactly
+			 * (LO_STACK_TOP), the displacement reaches the data area. */
+			if ((amode == 2 || amode == 5) && rn(6) == 0) {
+				base = PV_RSP;
+				has_sib = true;
+				if (amode == 2)
+					index = 0xff;
+			}
+			seg_default_ss = base == PV_RBP || base == PV_RSP;
 			if ((t->flags & T_BTREG) && (base == regf || index == regf))
 				return false;
 		}
@@ -1593,6 +1601,8 @@ static bool build_case32(struct tcase *tc, struct choice ch)
 		}
 		if (base == 0xff) {
 			disp = (int32_t)(uint32_t)(off - xv * scale);
+		} else if (base == PV_RSP) {
+			disp = (int32_t)(uint32_t)(off - LO_STACK_TOP - xv * scale);
 		} else {
 			tc->gpr[base] = (off - xv * scale - (uint64_t)disp) & 0xffffffffull;
 		}
