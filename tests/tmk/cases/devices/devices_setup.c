@@ -139,6 +139,21 @@ fail:
 	return err;
 }
 
+static pv_err_t message(struct tmk_host *h, void *ctx, struct pv_vcpu *vcpu,
+			const struct tmk_msg *msg)
+{
+	struct devfx *f = ctx;
+	(void)vcpu;
+	if (msg->type != DEV_MSG_UART_INPUT)
+		return PV_EINVAL;
+	size_t n = strlen(msg->text);
+	if (pv_uart_receive(f->uart, (const uint8_t *)msg->text, n) != n) {
+		tmk_host_fail(h, "UART FIFO refused host input");
+		return PV_EBUSY;
+	}
+	return PV_OK;
+}
+
 static bool check(struct tmk_host *h, void *ctx)
 {
 	struct devfx *f = ctx;
@@ -156,6 +171,7 @@ const struct tmk_setup tmk_setup = {
 	.name = "tmk_devices",
 	.vcpus = 1,
 	.setup = setup,
+	.message = message,
 	.check = check,
 	.teardown = teardown,
 };
