@@ -7,7 +7,7 @@
 # usage: build-inner-initramfs.sh [--init SCRIPT] [OUT]
 #   --init  use SCRIPT as /init instead of the acceptance script
 #           (inner-init-boot.sh: boot to init, then ACPI power-off)
-#   OUT     default $PV_LAB_CACHE/inner-initramfs.cpio
+#   OUT     default $PV_LAB_CACHE/inner-initramfs.cpio.gz
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lab-lib.sh"
@@ -17,7 +17,7 @@ if [ "${1:-}" = --init ]; then
 	init=$2
 	shift 2
 fi
-out=${1:-$PV_LAB_CACHE/inner-initramfs.cpio}
+out=${1:-$PV_LAB_CACHE/inner-initramfs.cpio.gz}
 lab_fetch_kernel
 root=$(mktemp -d "${TMPDIR:-/tmp}/pv-lab-inner.XXXXXX")
 trap 'rm -rf "$root"' EXIT

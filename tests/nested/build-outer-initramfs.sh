@@ -6,12 +6,12 @@
 # (the same Debian bzImage) and the inner initramfs.
 #
 # usage: build-outer-initramfs.sh --payload EXE --payload-args STR
-#            [--inner-initramfs FILE] [--input-word W] --out FILE
+#            [--inner-initramfs FILE] [--input-word W] [--no-inner-kernel] --out FILE
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lab-lib.sh"
 
-payload="" args="" inner="" out="" input=""
+payload="" args="" inner="" out="" input="" inner_kernel=1
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--payload) payload=$2; shift 2 ;;
@@ -19,6 +19,7 @@ while [ $# -gt 0 ]; do
 	--inner-initramfs) inner=$2; shift 2 ;;
 	--input-word) input=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
+	--no-inner-kernel) inner_kernel=0; shift ;;
 	*) lab_die "build-outer-initramfs: unknown argument $1" ;;
 	esac
 done
@@ -43,7 +44,7 @@ chmod 755 "$root/lab/payload"
 printf '%s\n' "$args" >"$root/lab/payload-args"
 printf '%s\n' "$input" >"$root/lab/input-word"
 mkdir -p "$root/lab/inner"
-cp "$LAB_VMLINUZ" "$root/lab/inner/bzImage"
+[ "$inner_kernel" = 1 ] && cp "$LAB_VMLINUZ" "$root/lab/inner/bzImage"
 if [ -n "$inner" ]; then
 	[ -f "$inner" ] || lab_die "inner initramfs $inner not found"
 	cp "$inner" "$root/lab/inner/initrd.img"

@@ -11,7 +11,8 @@
 #
 # Kernel command line parameters read here:
 #   lab_host_time=<unix seconds>  host wall time when pvrun started
-#   lab_input=<word>              line the host types on the serial input
+#   lab_input=<word>              word the host types on the serial input
+#                                 (after "lab-inner: want-input", with its time)
 #   lab_wait=<seconds>            how long to wait for devices (default 20)
 
 PATH=/bin:/sbin
@@ -117,15 +118,24 @@ if [ -n "$before" ] && [ -n "$after" ] && [ "$after" -gt "$before" ]; then
 else
 	fail serial-output-interrupts "ttyS0 interrupt count ${before:-?} -> ${after:-?}"
 fi
+# On request the host types one line "<lab_input> <unix time>"; the time
+# also serves the RTC check.
+LINE_TIME=""
 if [ -n "$INPUT_WORD" ]; then
 	got=""
 	stty -F /dev/ttyS0 -echo icanon 2>/dev/null
 	j=0
 	while [ $j -lt 3 ] && [ "$got" != "$INPUT_WORD" ]; do
-		read -r -t 10 got </dev/ttyS0
-		got=$(echo "$got" | tr -d '\r')
+		echo "lab-inner: want-input"
+		line=""
+		read -r -t 30 line </dev/ttyS0
+		line=$(echo "$line" | tr -d '\r')
+		got=${line%% *}
+		LINE_TIME=${line#* }
+		[ "$LINE_TIME" = "$line" ] && LINE_TIME=""
 		j=$((j + 1))
 	done
+	RTC_AT_LINE=$(cat /sys/class/rtc/rtc0/since_epoch 2>/dev/null)
 	if [ "$got" = "$INPUT_WORD" ]; then
 		pass serial-input
 	else
@@ -136,10 +146,20 @@ else
 fi
 
 # --- RTC ---------------------------------------------------------------------
+# Compare /dev/rtc0 with the host time typed on the serial line (at most a
+# few seconds old), or else with lab_host_time + uptime.
 if [ -c /dev/rtc0 ] && [ -r /sys/class/rtc/rtc0/since_epoch ]; then
-	rtc=$(cat /sys/class/rtc/rtc0/since_epoch)
-	if [ -n "$HOST_TIME" ]; then
-		now=$((HOST_TIME + $(up | cut -d. -f1)))
+	case "$LINE_TIME" in
+	'' | *[!0-9]*)
+		rtc=$(cat /sys/class/rtc/rtc0/since_epoch)
+		now=$((${HOST_TIME:-0} + $(up | cut -d. -f1)))
+		;;
+	*)
+		rtc=$RTC_AT_LINE
+		now=$LINE_TIME
+		;;
+	esac
+	if [ -n "$LINE_TIME$HOST_TIME" ]; then
 		d=$((rtc - now))
 		[ $d -lt 0 ] && d=$((-d))
 		if [ $d -le 60 ]; then
@@ -148,7 +168,7 @@ if [ -c /dev/rtc0 ] && [ -r /sys/class/rtc/rtc0/since_epoch ]; then
 			fail rtc-time "rtc0 $rtc vs host ~$now (off by $d s)"
 		fi
 	else
-		fail rtc-time "no lab_host_time= on the command line"
+		fail rtc-time "no host time (lab_input line or lab_host_time=)"
 	fi
 else
 	fail rtc-time "no /dev/rtc0"

@@ -7,7 +7,9 @@
  * power-off path against an unmodified kernel. No VMBus, no vTPM.
  *
  * usage: lab-linux --kernel BZIMAGE [--initrd FILE] [--cmdline STR]
- *                  [--mem MIB] [--timeout S]
+ *                  [--mem MIB] [--smp N] [--timeout S]
+ * Application processors are left to KVM's in-kernel local APIC: they wait
+ * for the guest's INIT/SIPI, each on its own thread.
  * Exit status: 0 on the guest's ACPI power-off (S5), 3 on a guest reset,
  * 4 on a timeout, 1 on errors.
  */
@@ -27,7 +29,9 @@
 #include "paravisor/uart16550.h"
 
 struct lab {
-	struct pv_vcpu *vcpu;
+	struct pv_partition *part;
+	uint32_t vcpus;
+	volatile unsigned aps_done;
 	volatile int outcome; /* 0 running, 1 power-off, 2 reset, 3 timeout */
 	unsigned timeout_s;
 	double t0;
@@ -62,6 +66,24 @@ static void *read_file(const char *path, size_t *len)
 	return buf;
 }
 
+static void stop_all(struct lab *l)
+{
+	for (uint32_t i = 0; i < l->vcpus; i++)
+		pv_vcpu_stop(pv_partition_vcpu(l->part, i));
+}
+
+static struct lab *the_lab;
+
+static void *ap_thread(void *arg)
+{
+	struct pv_vcpu *v = arg;
+	struct pv_exit last;
+
+	pv_vcpu_run(v, &last);
+	__atomic_fetch_add(&the_lab->aps_done, 1, __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
 static void on_power(void *ctx, enum pv_acpi_power_event ev, uint8_t typ)
 {
 	struct lab *l = ctx;
@@ -69,7 +91,7 @@ static void on_power(void *ctx, enum pv_acpi_power_event ev, uint8_t typ)
 	(void)typ;
 	if (l->outcome == 0)
 		l->outcome = ev == PV_ACPI_RESET ? 2 : 1;
-	pv_vcpu_stop(l->vcpu);
+	stop_all(l);
 }
 
 static void *watchdog(void *arg)
@@ -80,7 +102,7 @@ static void *watchdog(void *arg)
 		usleep(200000);
 		if (now_s() - l->t0 > l->timeout_s && l->outcome == 0) {
 			l->outcome = 3;
-			pv_vcpu_stop(l->vcpu);
+			stop_all(l);
 		}
 	}
 	return NULL;
@@ -89,7 +111,7 @@ static void *watchdog(void *arg)
 int main(int argc, char **argv)
 {
 	const char *kernel = NULL, *initrd = NULL, *cmdline = "console=ttyS0";
-	unsigned mem_mib = 1024;
+	unsigned mem_mib = 1024, smp = 1;
 	struct lab l = {.timeout_s = 600};
 	pv_err_t err;
 
@@ -108,6 +130,8 @@ int main(int argc, char **argv)
 			cmdline = v;
 		else if (!strcmp(a, "--mem"))
 			mem_mib = (unsigned)strtoul(v, NULL, 0);
+		else if (!strcmp(a, "--smp"))
+			smp = (unsigned)strtoul(v, NULL, 0);
 		else if (!strcmp(a, "--timeout"))
 			l.timeout_s = (unsigned)strtoul(v, NULL, 0);
 		else {
@@ -116,9 +140,9 @@ int main(int argc, char **argv)
 		}
 		i++;
 	}
-	if (!kernel || mem_mib < 64 || mem_mib > 3072) {
+	if (!kernel || mem_mib < 64 || mem_mib > 3072 || smp < 1 || smp > 64) {
 		fprintf(stderr, "usage: lab-linux --kernel BZIMAGE [--initrd FILE] [--cmdline STR] "
-				"[--mem 64..3072] [--timeout S]\n");
+				"[--mem 64..3072] [--smp 1..64] [--timeout S]\n");
 		return 1;
 	}
 	size_t klen = 0, ilen = 0;
@@ -141,7 +165,7 @@ int main(int argc, char **argv)
 	}
 	struct pv_mem_range ram = {pv_gpa(0), (uint64_t)mem_mib << 20, PV_MEM_RAM};
 	struct pv_partition_config pc = {
-		.vcpu_count = 1,
+		.vcpu_count = smp,
 		.vtl_count = 1,
 		.ranges = &ram,
 		.range_count = 1,
@@ -153,7 +177,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "lab-linux: partition: %s\n", pv_strerror(err));
 		return 1;
 	}
-	l.vcpu = pv_partition_vcpu(part, 0);
+	l.part = part;
+	the_lab = &l;
+	l.vcpus = smp;
 
 	struct pv_acpi_config ac = {.devices = PV_ACPI_DEV_COM1 | PV_ACPI_DEV_RTC};
 	struct pv_acpi_layout al;
@@ -195,24 +221,35 @@ int main(int argc, char **argv)
 		.rsdp_gpa = al.rsdp,
 	};
 	static struct pv_linux_plan plan;
-	if ((err = pv_linux_load(part, &bc, &plan)) || (err = pv_linux_start(l.vcpu, &plan))) {
+	struct pv_vcpu *bsp = pv_partition_vcpu(part, 0);
+	if ((err = pv_linux_load(part, &bc, &plan)) || (err = pv_linux_start(bsp, &plan))) {
 		fprintf(stderr, "lab-linux: loading %s: %s\n", kernel, pv_strerror(err));
 		return 1;
 	}
 	fprintf(stderr,
 		"lab-linux: boot protocol %u.%02u, kernel at 0x%llx, initrd 0x%llx (%zu bytes), "
-		"%u MiB RAM, %u E820 entries\n",
+		"%u MiB RAM, %u vCPUs, %u E820 entries\n",
 		plan.info.protocol >> 8, plan.info.protocol & 0xff,
 		(unsigned long long)plan.kernel_gpa, (unsigned long long)plan.initrd_gpa, ilen,
-		mem_mib, plan.e820_count);
+		mem_mib, smp, plan.e820_count);
 
-	pthread_t wd;
+	pthread_t wd, aps[64];
 	struct pv_exit last;
 	l.t0 = now_s();
 	pthread_create(&wd, NULL, watchdog, &l);
-	err = pv_vcpu_run(l.vcpu, &last);
+	for (uint32_t i = 1; i < smp; i++)
+		pthread_create(&aps[i], NULL, ap_thread, pv_partition_vcpu(part, i));
+	err = pv_vcpu_run(bsp, &last);
 	if (l.outcome == 0)
 		l.outcome = 4;
+	/* Keep asking until every AP left its run loop (a stop can race with
+	 * an AP that was just entering it). */
+	while (__atomic_load_n(&l.aps_done, __ATOMIC_SEQ_CST) < smp - 1) {
+		stop_all(&l);
+		usleep(100000);
+	}
+	for (uint32_t i = 1; i < smp; i++)
+		pthread_join(aps[i], NULL);
 	pthread_join(wd, NULL);
 	double secs = now_s() - l.t0;
 	struct pv_stats st;

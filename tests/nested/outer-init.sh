@@ -40,14 +40,25 @@ args=$(echo "$args" | sed -e "s|@HOSTTIME@|$(date +%s)|g" -e "s|@TSC_KHZ@|${tsc_
 input=$(cat /lab/input-word 2>/dev/null)
 echo "lab-outer: running payload: /lab/payload $args"
 t0=$(up)
-# Feed the serial input line the inner acceptance script waits for.
+# Serial input for the inner acceptance script: when the inner guest prints
+# "lab-inner: want-input", type one line "<word> <host unix time>" on
+# pvrun's stdin (a fresh host time: the nested guest's clock runs slow).
+rm -f /tmp/want-input
 (
 	[ -n "$input" ] || exit 0
 	while true; do
-		sleep 3
-		echo "$input"
+		sleep 1
+		if [ -e /tmp/want-input ]; then
+			rm -f /tmp/want-input
+			echo "$input $(date +%s)"
+		fi
 	done
-) | eval "/lab/payload $args" 2>&1 | while IFS= read -r line; do echo "[inner] $line"; done
+) | eval "/lab/payload $args" 2>&1 | while IFS= read -r line; do
+	echo "[inner] $line"
+	case "$line" in
+	*"lab-inner: want-input"*) touch /tmp/want-input ;;
+	esac
+done
 echo "lab-outer: payload finished uptime=$(up) started=$t0"
 # ash has no PIPESTATUS: the /lab/payload wrapper writes the status here.
 rc=$(cat /tmp/payload-rc 2>/dev/null || echo 126)

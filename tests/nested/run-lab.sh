@@ -78,15 +78,16 @@ else
 		pvrun_args="--kernel @INNER_KERNEL@ --initrd @INNER_INITRD@ --cmdline 'console=ttyS0 no_timer_check tsc_early_khz=@TSC_KHZ@ lab_host_time=@HOSTTIME@ lab_input=$input_word' --device uart --device rtc --device vtpm --tpm-state /tmp/tpm --device vmbus --shutdown-after 90"
 	fi
 	if [ -z "$inner" ]; then
-		inner=$PV_LAB_CACHE/run/inner-initramfs.cpio
+		inner=$PV_LAB_CACHE/run/inner-initramfs.cpio.gz
 		"$here/build-inner-initramfs.sh" ${inner_init:+--init "$inner_init"} "$inner" >/dev/null ||
 			lab_die "building the inner initramfs failed"
 	fi
 fi
 
-outer=$PV_LAB_CACHE/run/outer-initramfs.cpio
+outer=$PV_LAB_CACHE/run/outer-initramfs.cpio.gz
 "$here/build-outer-initramfs.sh" --payload "$payload" --payload-args "$pvrun_args" \
-	${inner:+--inner-initramfs "$inner"} --input-word "$input_word" --out "$outer" >/dev/null ||
+	${inner:+--inner-initramfs "$inner"} --input-word "$input_word" \
+	$([ "$(basename "$payload")" = kvm-smoke ] && echo --no-inner-kernel) --out "$outer" >/dev/null ||
 	lab_die "building the outer initramfs failed"
 lab_log "payload $(basename "$payload"); initramfs ready after $(elapsed) s; booting the outer VM"
 
