@@ -496,6 +496,56 @@ static void test_page_tables_gdt_entry(void **state)
 	assert_int_equal(sregs.efer & 0x500, 0x500);
 }
 
+/* Every truncation and every single-byte header mutation gives a defined
+ * result; whatever parses also plans and builds without surprises. */
+static void test_parse_mutations(void **state)
+{
+	(void)state;
+	uint8_t *img = fake_image();
+	static uint8_t bp[PV_LINUX_BOOT_PARAMS_SIZE];
+	static struct pv_linux_plan plan;
+	struct pv_linux_image_info info;
+	struct pv_linux_boot_config c;
+	const uint8_t values[] = {0x00, 0x01, 0x02, 0x0c, 0x7f, 0x80, 0xfe, 0xff};
+	unsigned ok = 0, refused = 0;
+
+	for (size_t n = 0; n < IMAGE_SIZE; n++) {
+		pv_err_t e = pv_linux_parse(img, n, &info);
+		assert_int_equal(e, PV_EBADMSG);
+	}
+	base_config(&c, img);
+	for (size_t off = 0x1f0; off < 0x270; off++) {
+		uint8_t saved = img[off];
+
+		for (size_t v = 0; v < sizeof(values); v++) {
+			img[off] = values[v];
+			pv_err_t e = pv_linux_parse(img, IMAGE_SIZE, &info);
+			assert_true(e == PV_OK || e == PV_EBADMSG || e == PV_ENOTSUP);
+			if (e != PV_OK) {
+				refused++;
+				continue;
+			}
+			ok++;
+			assert_true(info.setup_size < IMAGE_SIZE);
+			assert_int_equal(info.setup_size + info.kernel_size, IMAGE_SIZE);
+			e = pv_linux_plan(&c, &plan);
+			assert_true(e == PV_OK || e == PV_ERANGE);
+			if (e == PV_OK) {
+				assert_int_equal(
+					pv_linux_build_boot_params(&plan, img, IMAGE_SIZE, bp),
+					PV_OK);
+				assert_true(plan.kernel_end <= 1 * GiB);
+				assert_int_equal(plan.kernel_gpa % plan.info.kernel_alignment, 0);
+			}
+		}
+		img[off] = saved;
+	}
+	/* Both outcomes happen: the mutations reach past the first checks. */
+	assert_true(ok > 100);
+	assert_true(refused > 50);
+	free(img);
+}
+
 /* Parse (and plan) a real Debian kernel if one is around; skip otherwise. */
 static void test_real_kernel(void **state)
 {
@@ -569,6 +619,7 @@ int main(void)
 		cmocka_unit_test(test_cmdline_too_long),
 		cmocka_unit_test(test_boot_params),
 		cmocka_unit_test(test_page_tables_gdt_entry),
+		cmocka_unit_test(test_parse_mutations),
 		cmocka_unit_test(test_real_kernel),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
