@@ -42,6 +42,7 @@ void pvt_native_ret(void);
 struct nctx *pvt_g_ctx;
 void *pvt_g_code;
 uint64_t pvt_g_rsp;
+uint64_t pvt_g_stack; /* RSP while the instruction runs natively (known to the emulator) */
 
 __asm__(".text\n"
 	".globl pvt_native_run\n"
@@ -50,6 +51,7 @@ __asm__(".text\n"
 	"  mov %rdi, pvt_g_ctx(%rip)\n"
 	"  mov %rsi, pvt_g_code(%rip)\n"
 	"  mov %rsp, pvt_g_rsp(%rip)\n"
+	"  mov pvt_g_stack(%rip), %rsp\n"
 	"  movdqu 144(%rdi), %xmm0\n movdqu 160(%rdi), %xmm1\n movdqu 176(%rdi), %xmm2\n"
 	"  movdqu 192(%rdi), %xmm3\n movdqu 208(%rdi), %xmm4\n movdqu 224(%rdi), %xmm5\n"
 	"  movdqu 240(%rdi), %xmm6\n movdqu 256(%rdi), %xmm7\n movdqu 272(%rdi), %xmm8\n"
@@ -569,6 +571,15 @@ static bool build_case(struct tcase *tc, struct choice ch)
 			break;
 		}
 	}
+	/* RSP as base (needs a SIB byte): its value is pvt_g_stack, and a
+	 * disp32 reaches the data area (both live below 2 GiB). */
+	bool rsp_base = false;
+	if (!regform && use_modrm && (amode == 2 || amode == 5) && rn(6) == 0) {
+		base = PV_RSP;
+		rsp_base = true;
+		if (amode == 2)
+			index = PV_X86_REG_NONE;
+	}
 	/* Distinct address registers keep the arithmetic simple. */
 	if (base != PV_X86_REG_NONE && index == base)
 		index = pick_reg_not(addr_avoid | (1u << base));
@@ -752,7 +763,7 @@ static bool build_case(struct tcase *tc, struct choice ch)
 	uint64_t idxval = 0;
 	if (index != PV_X86_REG_NONE) {
 		idxval = (uint64_t)((int64_t)rn(0x2000) - 0x1000);
-		if (rn(4) == 0)
+		if (rn(4) == 0 && !rsp_base)
 			idxval = rnd(); /* wraps around */
 		if (a32)
 			idxval = (idxval & 0xffffffffull) | (rnd() << 32);
@@ -778,6 +789,13 @@ static bool build_case(struct tcase *tc, struct choice ch)
 			}
 		}
 		disp = (int32_t)(uint32_t)want;
+	} else if (rsp_base) {
+		uint64_t want = (ea - pvt_g_stack - idxval * scale) & amask;
+		if (a32)
+			want = (uint64_t)(int64_t)(int32_t)(uint32_t)want;
+		if ((int64_t)want != (int32_t)want)
+			return false;
+		disp = (int32_t)want;
 	} else {
 		uint64_t bv = ea - idxval * scale - (uint64_t)disp;
 		if (a32)
@@ -857,7 +875,7 @@ static void emu_state(const struct tcase *tc, struct pv_x86emu_state *st)
 {
 	memset(st, 0, sizeof(*st));
 	memcpy(st->regs.gpr, tc->gpr, sizeof(st->regs.gpr));
-	st->regs.gpr[PV_RSP] = pvt_g_rsp;
+	st->regs.gpr[PV_RSP] = pvt_g_stack;
 	st->regs.rip = region_addr(tc->code_off);
 	st->regs.rflags = tc->rflags;
 	memcpy(st->xmm, tc->xmm, sizeof(st->xmm));
@@ -1095,6 +1113,11 @@ static int setup(void **state)
 			MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
 	if (g_region == MAP_FAILED)
 		return -1;
+	void *stk = mmap(NULL, 64 * 1024, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+	if (stk == MAP_FAILED)
+		return -1;
+	pvt_g_stack = (uint64_t)(uintptr_t)stk + 64 * 1024 - 64;
 	syscall(SYS_arch_prctl, 0x1003 /* ARCH_GET_FS */, &g_fsbase);
 	syscall(SYS_arch_prctl, 0x1004 /* ARCH_GET_GS */, &g_gsbase);
 	build_templates();
