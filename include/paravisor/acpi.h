@@ -29,12 +29,12 @@
  * SLP_EN | (5 << 10) to PM1a control, reported to the embedder as
  * ::PV_ACPI_POWER_OFF.
  *
- * DSDT contents: \\_SB.VMOD (_HID "ACPI0004", _CRS with the optional VMBus
+ * DSDT contents: `\_SB.VMOD` (_HID "ACPI0004", _CRS with the optional VMBus
  * MMIO windows) containing VMBS (_HID "VMBus", _UID 0, _DDN "VMBUS", _STA
  * 0xF, _CRS with one extended Interrupt() descriptor, the kind Linux's
- * vmbus_walk_resources() reads); \\_SB.COM1 (PNP0501, I/O 0x3F8-0x3FF, IRQ
- * 4); \\_SB.RTC (PNP0B00, I/O 0x70-0x71, IRQ 8); \\_SB.TPM (MSFT0101, CRB at
- * Memory32Fixed 0xFED40000 size 0x5000); \\_S5. The MADT lists one local
+ * vmbus_walk_resources() reads); `\_SB.COM1` (PNP0501, I/O 0x3F8-0x3FF, IRQ
+ * 4); `\_SB.RTC` (PNP0B00, I/O 0x70-0x71, IRQ 8); `\_SB.TPM` (MSFT0101, CRB at
+ * Memory32Fixed 0xFED40000 size 0x5000); `\_S5`. The MADT lists one local
  * APIC per vCPU (APIC ID = vCPU index), the I/O APIC at 0xFEC00000 and the
  * overrides IRQ0 -> GSI2 and IRQ9 level/active-high.
  */
@@ -75,10 +75,10 @@ extern "C" {
 
 /** @brief Devices described in the DSDT (bit set for pv_acpi_config::devices). */
 enum pv_acpi_device {
-	PV_ACPI_DEV_VMBUS = 1u << 0, /**< \\_SB.VMOD.VMBS ("VMBus"). */
-	PV_ACPI_DEV_COM1 = 1u << 1,  /**< \\_SB.COM1 (PNP0501). */
-	PV_ACPI_DEV_RTC = 1u << 2,   /**< \\_SB.RTC (PNP0B00), and FADT CENTURY = 0x32. */
-	PV_ACPI_DEV_TPM = 1u << 3,   /**< \\_SB.TPM (MSFT0101) and the TPM2 table. */
+	PV_ACPI_DEV_VMBUS = 1u << 0, /**< `\_SB.VMOD.VMBS` ("VMBus"). */
+	PV_ACPI_DEV_COM1 = 1u << 1,  /**< `\_SB.COM1` (PNP0501). */
+	PV_ACPI_DEV_RTC = 1u << 2,   /**< `\_SB.RTC` (PNP0B00), and FADT CENTURY = 0x32. */
+	PV_ACPI_DEV_TPM = 1u << 3,   /**< `\_SB.TPM` (MSFT0101) and the TPM2 table. */
 	PV_ACPI_DEV_ALL = 0xfu       /**< All of the above. */
 };
 
