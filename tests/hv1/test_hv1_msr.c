@@ -139,15 +139,19 @@ static void test_guest_os_id_and_hypercall_page(void **state)
 	/* Now hypercalls work. */
 	assert_int_equal(hcall(&f, 0, PV_HV1_CALL_NOTIFY_LONG_SPIN | (1ull << 16), 0, 0), 0);
 
-	/* Disable: the guest's own contents come back. */
+	/* Disable: the guest's own contents come back. A guest that traps
+	 * without the page still gets hypercalls (the OS ID is set). */
 	assert_true(wrmsr(&f, 0, MSR_HYPERCALL, HC_PAGE));
 	gmem_read(&f, HC_PAGE, page, sizeof(page));
 	assert_memory_equal(page, orig, sizeof(orig));
+	assert_int_equal(hcall(&f, 0, PV_HV1_CALL_NOTIFY_LONG_SPIN | (1ull << 16), 0, 0), 0);
 
 	/* Re-enable, then clearing the OS ID disables the page too. */
 	assert_true(wrmsr(&f, 0, MSR_HYPERCALL, HC_PAGE | 1u));
 	assert_true(wrmsr(&f, 0, MSR_GUEST_OS_ID, 0));
 	assert_int_equal(rd(&f, 0, MSR_HYPERCALL) & 1u, 0);
+	assert_int_equal(hcall(&f, 0, PV_HV1_CALL_NOTIFY_LONG_SPIN | (1ull << 16), 0, 0),
+			 UINT64_MAX); /* #UD again */
 	gmem_read(&f, HC_PAGE, page, sizeof(page));
 	assert_memory_equal(page, orig, sizeof(orig));
 

@@ -119,9 +119,11 @@ bool pv_hv1_handle_exit(struct pv_hv1 *hv1, struct pv_vcpu *vcpu, struct pv_exit
 	vp = hv1_vp_get(hv1, pv_vcpu_index(vcpu));
 	if (!vp)
 		return false;
-	/* Written under the partition lock; read lock-free on the hot path. */
-	enabled = (__atomic_load_n(&hv1->hypercall, __ATOMIC_ACQUIRE) & HV1_PAGE_ENABLE) != 0;
-	/* Without an established hypercall interface the instruction is undefined. */
+	/* The interface exists once the guest has identified itself (as in
+	 * KVM; some guests trap without mapping the page). Written under the
+	 * partition lock; read lock-free on the hot path. */
+	enabled = __atomic_load_n(&hv1->guest_os_id, __ATOMIC_ACQUIRE) != 0;
+	/* Without it the instruction is undefined. */
 	if (!enabled || !hv1_priv(hv1, PV_HV1_PRIV_HYPERCALL_MSRS)) {
 		inject_ud(exit);
 		return true;

@@ -100,7 +100,7 @@ pv_err_t hv1_tsc_page_update(struct pv_hv1 *hv1, struct pv_vcpu *vcpu)
 static pv_err_t write_guest_os_id(struct pv_hv1 *hv1, uint64_t v)
 {
 	hv1_lock(hv1, hv1->lock);
-	hv1->guest_os_id = v;
+	__atomic_store_n(&hv1->guest_os_id, v, __ATOMIC_RELEASE);
 	if (v == 0 && (hv1->hypercall & HV1_PAGE_ENABLE)) {
 		hv1_overlay_remove(hv1, &hv1->hc_overlay);
 		__atomic_store_n(&hv1->hypercall, hv1->hypercall & ~HV1_PAGE_ENABLE,

@@ -420,7 +420,7 @@ pv_err_t pv_hv1_restore(struct pv_hv1 *hv1, const void *buf, size_t len)
 		goto out;
 
 	hv1_lock(hv1, hv1->lock);
-	hv1->guest_os_id = st.guest_os_id;
+	__atomic_store_n(&hv1->guest_os_id, st.guest_os_id, __ATOMIC_RELEASE);
 	__atomic_store_n(&hv1->hypercall, st.hypercall, __ATOMIC_RELEASE);
 	hv1->ref_tsc = st.ref_tsc;
 	hv1->tsc_seq = st.tsc_seq;
