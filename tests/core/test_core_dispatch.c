@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Exit dispatch: I/O, MMIO and MSR tables, CPUID table, filters, default
  * policy and malformed exits. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -801,6 +802,67 @@ static void test_bad_kinds_and_counters(void **state)
 	ct_close(&e);
 }
 
+/* Registration while a vCPU dispatches: the lock-free tables must never lose
+ * the stable registration or hand out a freed table (ASan checks the latter). */
+struct churn {
+	struct ct_env *e;
+	volatile bool stop;
+	int rounds;
+};
+
+static pv_err_t stable_fn(void *ctx, struct pv_vcpu *vcpu, uint16_t offset, uint8_t size,
+			  bool is_write, uint32_t *data)
+{
+	(void)vcpu;
+	(void)offset;
+	(void)size;
+	(void)is_write;
+	(void)data;
+	__atomic_add_fetch((uint64_t *)ctx, 1, __ATOMIC_RELAXED);
+	return PV_OK;
+}
+
+static void *churn_thread(void *p)
+{
+	struct churn *c = p;
+	while (!__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE)) {
+		for (unsigned i = 0; i < 32; i++)
+			if (pv_io_register(c->e->part, (uint16_t)(0x2000 + i * 4), 4, io_fn, NULL))
+				return NULL;
+		for (unsigned i = 0; i < 32; i++)
+			if (pv_io_unregister(c->e->part, (uint16_t)(0x2000 + i * 4)))
+				return NULL;
+		c->rounds++;
+	}
+	return NULL;
+}
+
+static void test_register_while_running(void **state)
+{
+	(void)state;
+	struct ct_env e;
+	struct pv_mock_config mc = {.no_recording = true};
+	ct_open_cfg(&e, &mc, 1);
+	uint64_t hits = 0;
+	assert_int_equal(pv_io_register(e.part, 0x1000, 1, stable_fn, &hits), PV_OK);
+	assert_int_equal(pv_io_register(e.part, 0x3000, 1, stable_fn, &hits), PV_OK);
+	struct pv_exit s[2] = {ct_io(0x1000, 1, true, 0), ct_io(0x3000, 1, true, 0)};
+	assert_int_equal(pv_mock_set_script_repeat(e.mock, 0, s, 2), PV_OK);
+	struct churn c = {.e = &e};
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, churn_thread, &c), 0);
+	struct pv_exit x;
+	const int n = 100000;
+	for (int i = 0; i < n; i++)
+		assert_int_equal(pv_vcpu_run_once(e.vcpu[0], &x), PV_OK);
+	__atomic_store_n(&c.stop, true, __ATOMIC_RELEASE);
+	pthread_join(th, NULL);
+	assert_true(c.rounds > 0);
+	assert_int_equal(hits, (uint64_t)n);
+	assert_int_equal(stats(&e).io_unhandled_writes, 0);
+	ct_close(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -822,6 +884,7 @@ int main(void)
 		cmocka_unit_test_setup(test_io_register_count_wrap, reset_seen),
 		cmocka_unit_test_setup(test_msr_handler_error_counted, reset_seen),
 		cmocka_unit_test_setup(test_msr_filter_refused_twice, reset_seen),
+		cmocka_unit_test_setup(test_register_while_running, reset_seen),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
