@@ -230,6 +230,7 @@ pv_err_t pv_vmbus_create(const struct pv_vmbus_config *config, struct pv_vmbus *
 /**
  * @brief Destroy a server: close open channels, free GPADLs, unregister handlers.
  * Devices' @c close callbacks run. NULL is ignored.
+ * @pre No vCPU is running (a hypercall in flight may still hold the server).
  * @param vmbus Server.
  */
 void pv_vmbus_destroy(struct pv_vmbus *vmbus);
@@ -238,7 +239,8 @@ void pv_vmbus_destroy(struct pv_vmbus *vmbus);
  * @brief Add a device; it is offered at once if the guest already asked for offers.
  * @param vmbus Server.
  * @param desc Device description (copied).
- * @param out Receives the channel (valid until pv_vmbus_destroy()).
+ * @param out Receives the channel (valid until pv_vmbus_device_rescind() or
+ *            pv_vmbus_destroy()).
  * @return ::PV_OK; ::PV_EINVAL; ::PV_EEXIST (same instance GUID);
  *         ::PV_EBUSY (no free relid); ::PV_ENOMEM.
  */

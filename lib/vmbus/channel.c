@@ -126,7 +126,7 @@ pv_err_t vmb_channel_open(struct pv_vmbus *vmbus, struct pv_vmbus_channel *chan,
 	chan->downstream = downstream;
 	chan->target_vp = target_vp;
 	chan->out_blocked = false;
-	chan->ready = true;
+	__atomic_store_n(&chan->ready, true, __ATOMIC_RELEASE);
 	chan->state = VMB_CH_OPEN;
 	vmb_unlock(vmbus, chan->out_lock);
 	vmb_unlock(vmbus, chan->in_lock);
@@ -142,7 +142,7 @@ void vmb_channel_close(struct pv_vmbus *vmbus, struct pv_vmbus_channel *chan)
 
 	vmb_lock(vmbus, chan->in_lock);
 	vmb_lock(vmbus, chan->out_lock);
-	chan->ready = false;
+	__atomic_store_n(&chan->ready, false, __ATOMIC_RELEASE);
 	chan->state = VMB_CH_OFFERED;
 	vmb_unlock(vmbus, chan->out_lock);
 	vmb_unlock(vmbus, chan->in_lock);

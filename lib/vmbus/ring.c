@@ -10,6 +10,9 @@
 
 #include "vmbus/vmbus_util.h"
 
+/* Packets up to this size (with trailer) are assembled on the stack. */
+#define VMB_RING_SMALL_PACKET 512u
+
 /* Largest ring accepted: keeps every index sum inside 32 bits. */
 #define VMB_RING_MAX_DATA 0x80000000u
 
@@ -173,7 +176,7 @@ static pv_err_t publish_write(struct vmb_ring *r, uint32_t old_w, bool *signal)
 	uint32_t mask, rd;
 	pv_err_t e;
 
-	vmb_fence();
+	vmb_fence_release();
 	e = vmb_ring_put_u32(r, VMB_RING_OFF_WRITE_INDEX, r->priv);
 	if (e != PV_OK)
 		return e;
@@ -236,6 +239,26 @@ pv_err_t vmb_ring_write(struct vmb_ring *r, uint16_t type, uint16_t flags, uint6
 	vmb_put64(desc + 8, trans_id);
 
 	old_w = r->priv;
+	vmb_put64(trailer, (uint64_t)old_w << 32);
+	if (total <= VMB_RING_SMALL_PACKET) {
+		/* Small packet: assemble it whole and store it with one write. */
+		uint8_t small[VMB_RING_SMALL_PACKET];
+		uint32_t off = VMB_PKT_DESC_SIZE;
+
+		vmb_memcpy(small, desc, sizeof(desc));
+		for (i = 0; i < nbufs; i++) {
+			if (bufs[i].len)
+				vmb_memcpy(small + off, bufs[i].data, bufs[i].len);
+			off += bufs[i].len;
+		}
+		vmb_memset(small + off, 0, (size_t)(pkt_len - off));
+		vmb_memcpy(small + pkt_len, trailer, sizeof(trailer));
+		e = data_write(r, old_w, small, (uint32_t)total);
+		if (e != PV_OK)
+			return e;
+		r->priv = advance(r, old_w, (uint32_t)total);
+		return publish_write(r, old_w, signal);
+	}
 	pos = old_w;
 	e = data_write(r, pos, desc, sizeof(desc));
 	pos = advance(r, pos, sizeof(desc));
@@ -251,7 +274,6 @@ pv_err_t vmb_ring_write(struct vmb_ring *r, uint16_t type, uint16_t flags, uint6
 		e = data_write(r, pos, zeros, pad);
 		pos = advance(r, pos, pad);
 	}
-	vmb_put64(trailer, (uint64_t)old_w << 32);
 	if (e == PV_OK)
 		e = data_write(r, pos, trailer, sizeof(trailer));
 	if (e != PV_OK)
@@ -300,7 +322,7 @@ pv_err_t vmb_ring_read(struct vmb_ring *r, void *buf, uint32_t cap, uint32_t *le
 	if (wr == r->priv)
 		return PV_ENOENT;
 	/* Order the index load before the data loads. */
-	vmb_fence();
+	vmb_fence_acquire();
 	avail = used_bytes(r, r->priv, wr);
 	if (avail < VMB_PKT_DESC_SIZE + VMB_PKT_TRAILER_SIZE)
 		goto corrupt;
@@ -342,7 +364,7 @@ pv_err_t vmb_ring_commit_read(struct vmb_ring *r, bool *signal)
 	*signal = false;
 	if (r->priv == r->committed)
 		return PV_OK;
-	vmb_fence();
+	vmb_fence_release();
 	e = vmb_ring_put_u32(r, VMB_RING_OFF_READ_INDEX, r->priv);
 	if (e != PV_OK)
 		return e;

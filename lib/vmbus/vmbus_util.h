@@ -76,4 +76,16 @@ static inline void vmb_fence(void)
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 
+/** Order earlier ring-data writes before the index store that publishes them. */
+static inline void vmb_fence_release(void)
+{
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+}
+
+/** Order the load of the peer's index before the loads of the data it covers. */
+static inline void vmb_fence_acquire(void)
+{
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+}
+
 #endif /* PV_VMBUS_UTIL_H */
