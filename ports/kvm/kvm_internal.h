@@ -71,9 +71,12 @@ struct pv_kvm_vcpu {
 	bool has_run;
 	bool runnable; /* AP made runnable by a register write (irqchip mode) */
 
-	pthread_mutex_t kick_lock; /* in_run/thread vs. stop/inject kicks */
-	bool in_run;
-	pthread_t thread;
+	/* Kicks vs. the runner, lock-free (Dekker with seq_cst): the runner sets
+	 * in_run around KVM_RUN and, after clearing it, waits until no kicker
+	 * is between reading in_run and signalling @thread. */
+	atomic_bool in_run;
+	atomic_uint kickers;
+	pthread_t thread; /* written by the runner only while in_run is false */
 
 	atomic_bool stop_req;
 	atomic_uint pending;       /* PV_KVM_PEND_* */

@@ -2,12 +2,13 @@
 /*
  * The kvm port: partitions are KVM VMs, vCPUs are KVM vCPUs run by the
  * caller's thread, exits are translated by kvm_exit.c. The run loop's hot
- * path is one KVM_RUN plus two uncontended mutex operations; it allocates
- * nothing.
+ * path is one KVM_RUN plus a few uncontended atomics; it takes no lock and
+ * allocates nothing.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -421,13 +422,9 @@ static pv_err_t kvm_vcpu_create(void *pdata, uint32_t index, struct pv_vcpu *vcp
 		atomic_init(&v->irq_bits[i], 0);
 	v->cpuid =
 		calloc(1, sizeof(*v->cpuid) + PV_KVM_MAX_CPUID * sizeof(struct kvm_cpuid_entry2));
-	if (!v->cpuid || pthread_mutex_init(&v->kick_lock, NULL)) {
-		free(v->cpuid);
-		free(v);
-		return PV_ENOMEM;
-	}
-	if (pthread_mutex_init(&v->ev_lock, NULL)) {
-		pthread_mutex_destroy(&v->kick_lock);
+	atomic_init(&v->in_run, false);
+	atomic_init(&v->kickers, 0);
+	if (!v->cpuid || pthread_mutex_init(&v->ev_lock, NULL)) {
 		free(v->cpuid);
 		free(v);
 		return PV_ENOMEM;
@@ -454,7 +451,6 @@ fail:
 	if (v->fd >= 0)
 		close(v->fd);
 	pthread_mutex_destroy(&v->ev_lock);
-	pthread_mutex_destroy(&v->kick_lock);
 	free(v->cpuid);
 	free(v);
 	return err;
@@ -468,7 +464,6 @@ static void kvm_vcpu_destroy(void *vdata)
 	munmap(v->run, v->run_size);
 	close(v->fd);
 	pthread_mutex_destroy(&v->ev_lock);
-	pthread_mutex_destroy(&v->kick_lock);
 	free(v->cpuid);
 	free(v);
 }
@@ -476,11 +471,11 @@ static void kvm_vcpu_destroy(void *vdata)
 /* Make a KVM_RUN in progress (or the next one) return promptly. */
 static void kick(struct pv_kvm_vcpu *v)
 {
-	pthread_mutex_lock(&v->kick_lock);
 	__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
-	if (v->in_run)
+	atomic_fetch_add(&v->kickers, 1);
+	if (atomic_load(&v->in_run))
 		pthread_kill(v->thread, v->p->kvm->kick_signal);
-	pthread_mutex_unlock(&v->kick_lock);
+	atomic_fetch_sub(&v->kickers, 1);
 }
 
 static pv_err_t inject_exception_now(struct pv_kvm_vcpu *v, const struct pv_event *ev)
@@ -632,7 +627,8 @@ static pv_err_t kvm_vcpu_run(void *vdata, struct pv_exit *exit)
 	struct pv_kvm_vcpu *v = vdata;
 	struct kvm_run *run = v->run;
 	for (;;) {
-		if (atomic_exchange(&v->stop_req, false)) {
+		if (atomic_load_explicit(&v->stop_req, memory_order_relaxed) &&
+		    atomic_exchange(&v->stop_req, false)) {
 			__atomic_store_n(&run->immediate_exit, 0, __ATOMIC_SEQ_CST);
 			memset(&exit->u, 0, sizeof(exit->u));
 			exit->kind = PV_EXIT_STOPPED;
@@ -644,15 +640,13 @@ static pv_err_t kvm_vcpu_run(void *vdata, struct pv_exit *exit)
 			if (err)
 				return err;
 		}
-		pthread_mutex_lock(&v->kick_lock);
-		v->in_run = true;
 		v->thread = pthread_self();
-		pthread_mutex_unlock(&v->kick_lock);
+		atomic_store(&v->in_run, true);
 		int r = ioctl(v->fd, KVM_RUN, 0);
 		int e = errno;
-		pthread_mutex_lock(&v->kick_lock);
-		v->in_run = false;
-		pthread_mutex_unlock(&v->kick_lock);
+		atomic_store(&v->in_run, false);
+		while (atomic_load(&v->kickers)) /* a kicker may still signal us */
+			sched_yield();
 		v->has_run = true;
 		if (r < 0) {
 			if (e == EINTR || e == EAGAIN) {
