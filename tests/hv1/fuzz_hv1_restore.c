@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* libFuzzer target: pv_hv1_restore() on arbitrary records, on a mock-port
- * partition. Each input is tried as-is and spliced over a valid record's
- * header (so the fuzzer reaches the section parsers). A restore either
+ * partition. Each input is tried as-is and as an XOR patch over a valid
+ * record (so the fuzzer reaches the section parsers). A restore either
  * succeeds or returns PV_EVERSION; anything else, or a crash, is a bug. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -68,18 +68,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	pv_err_t err = pv_hv1_restore(hv1, data, size);
 	if (err != PV_OK && err != PV_EVERSION)
 		abort();
-	/* Splice: valid header + fuzzed sections, with a consistent size field. */
-	size_t n = 32 + size;
-	uint8_t *buf = malloc(n);
-	if (!buf)
-		return 0;
-	memcpy(buf, valid, 32);
-	memcpy(buf + 32, data, size);
-	uint32_t n32 = (uint32_t)n;
-	memcpy(buf + 8, &n32, 4);
-	err = pv_hv1_restore(hv1, buf, n);
-	if (err != PV_OK && err != PV_EVERSION)
-		abort();
-	free(buf);
+	/* Patch a valid record: u16 offset, then bytes XORed in from there, so
+	 * every section parser is reached with mostly-valid input. */
+	if (size >= 3) {
+		uint8_t *buf = malloc(valid_len);
+		if (!buf)
+			return 0;
+		memcpy(buf, valid, valid_len);
+		size_t off = ((size_t)data[0] | ((size_t)data[1] << 8)) % valid_len;
+		for (size_t i = 2; i < size && off < valid_len; i++, off++)
+			buf[off] ^= data[i];
+		err = pv_hv1_restore(hv1, buf, valid_len);
+		if (err != PV_OK && err != PV_EVERSION)
+			abort();
+		free(buf);
+	}
 	return 0;
 }
