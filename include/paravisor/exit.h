@@ -48,10 +48,19 @@ struct pv_exit_io {
 	uint8_t *rep_data;
 };
 
-/** @brief Memory-mapped I/O exit. */
+/** @brief Memory-mapped I/O exit.
+ *
+ * A port that decoded the access sets @c size, @c is_write and @c data. A port
+ * that could not (a confidential guest's \#VC/\#VE, an intercept with only
+ * instruction bytes) sets @c size to 0 and, if it has them, @c insn: the
+ * dispatcher then fetches (if needed), decodes and emulates the whole
+ * instruction with the x86 emulator, calls the MMIO handlers for its
+ * accesses, and writes the vCPU registers (RIP included) itself, or sets
+ * pv_exit::inject. The port's completion must then neither advance RIP nor
+ * write a load result. */
 struct pv_exit_mmio {
-	pv_gpa_t gpa;        /**< Address accessed. */
-	uint8_t size;        /**< 1, 2, 4 or 8 bytes; 0 when only instruction bytes are known. */
+	pv_gpa_t gpa;        /**< Address accessed (informational when @c size is 0). */
+	uint8_t size;        /**< 1, 2, 4 or 8 bytes; 0: emulate from the instruction. */
 	bool is_write;       /**< true for stores. */
 	uint64_t data;       /**< Store data, or load result (completion). */
 	uint8_t insn_len;    /**< Valid bytes in @c insn (0 if none). */

@@ -45,6 +45,8 @@ struct pv_stats {
 	uint64_t hypercall_unhandled;  /**< Hypercalls nobody handled (\#UD injected). */
 	uint64_t handler_errors;       /**< Registered handlers that returned an error. */
 	uint64_t bad_exits;            /**< Malformed exits from the port (bad kind/size). */
+	uint64_t mmio_emulated;        /**< MMIO instructions decoded and emulated by the library. */
+	uint64_t mmio_emulation_faults;/**< Emulations that ended in a fault injected into the guest. */
 };
 
 /**

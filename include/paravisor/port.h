@@ -156,6 +156,12 @@ struct pv_port_ops {
 	/** Optional, vCPU thread. Execute an isolation primitive; @p args
 	 *  are in/out as documented per ::pv_isolation_op. */
 	pv_err_t (*isolation_op)(void *vdata, enum pv_isolation_op op, uint64_t args[6]);
+	/** Optional, vCPU thread. Read XMM0-XMM15 (16 little-endian bytes
+	 *  each). Without it (and set_xmm) MMIO done with SSE/MOVD/MOVQ
+	 *  instructions cannot be emulated and the guest gets \#UD. */
+	pv_err_t (*get_xmm)(void *vdata, uint8_t xmm[16][16]);
+	/** Optional, vCPU thread. Write XMM0-XMM15. */
+	pv_err_t (*set_xmm)(void *vdata, const uint8_t xmm[16][16]);
 };
 
 #ifdef __cplusplus

@@ -471,9 +471,14 @@ static void dispatch_io(struct pv_vcpu *vcpu, struct pv_exit_io *io)
 	}
 }
 
-static void dispatch_mmio(struct pv_vcpu *vcpu, struct pv_exit_mmio *m)
+static void dispatch_mmio(struct pv_vcpu *vcpu, struct pv_exit *exit)
 {
 	struct pv_stats *st = &vcpu->stats;
+	struct pv_exit_mmio *m = &exit->u.mmio;
+	if (m->size == 0) {
+		pv_mmio_emulate(vcpu, exit);
+		return;
+	}
 	if (m->size != 1 && m->size != 2 && m->size != 4 && m->size != 8) {
 		pv_counter_inc(&st->bad_exits);
 		return;
@@ -559,7 +564,7 @@ pv_err_t pv_vcpu_dispatch(struct pv_vcpu *vcpu, struct pv_exit *exit)
 		dispatch_io(vcpu, &exit->u.io);
 		break;
 	case PV_EXIT_MMIO:
-		dispatch_mmio(vcpu, &exit->u.mmio);
+		dispatch_mmio(vcpu, exit);
 		break;
 	case PV_EXIT_MSR_READ:
 		dispatch_msr(vcpu, exit, false);

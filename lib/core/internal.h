@@ -98,10 +98,16 @@ struct pv_partition {
 
 	pv_irq_router_fn irq_router;
 	void *irq_router_ctx;
+	void *cmpxchg_lock; /* fallback for compare-exchanges the CPU cannot do atomically */
 };
 
 /* memory.c */
 const struct pv_mem_slot *pv_mem_find_slot(const struct pv_partition *part, uint64_t gpa);
+pv_err_t pv_mem_cmpxchg(struct pv_partition *part, enum pv_accessor who, pv_gpa_t gpa,
+			unsigned len, void *expected, const void *desired, bool *swapped);
+
+/* mmio_emulate.c */
+void pv_mmio_emulate(struct pv_vcpu *vcpu, struct pv_exit *exit);
 
 /* dispatch.c */
 void pv_dispatch_free_tables(struct pv_partition *part);

@@ -7,6 +7,7 @@
  * adjacent RAM ranges but never touches a hole, MMIO or reserved space.
  */
 #include "internal.h"
+#include "platform_internal.h"
 #include "util.h"
 
 const struct pv_mem_slot *pv_mem_find_slot(const struct pv_partition *part, uint64_t gpa)
@@ -260,5 +261,54 @@ pv_err_t pv_mem_lookup(struct pv_partition *part, pv_gpa_t gpa, struct pv_mem_ra
 	out->base = pv_gpa(s->base);
 	out->size = s->last - s->base + 1;
 	out->kind = s->kind;
+	return PV_OK;
+}
+
+/* Compare-exchange on guest RAM for the instruction emulator's LOCKed
+ * operations. Naturally aligned 1/2/4/8-byte operands use the host CPU's
+ * atomics on the backing memory, so they are atomic against the guest's
+ * other vCPUs. Other shapes (16 bytes, misaligned) are serialized only
+ * against other emulations, under a partition lock. */
+pv_err_t pv_mem_cmpxchg(struct pv_partition *part, enum pv_accessor who, pv_gpa_t gpa,
+			unsigned len, void *expected, const void *desired, bool *swapped)
+{
+	uint64_t a = pv_gpa_val(gpa);
+	if (!part || !expected || !desired || !swapped || len == 0 || len > 16 ||
+	    !accessor_valid(part, who))
+		return PV_EINVAL;
+	pv_err_t err = check_range(part, who, a, len, PV_PERM_READ | PV_PERM_WRITE);
+	if (err)
+		return err;
+	const struct pv_mem_slot *s = pv_mem_find_slot(part, a);
+	uint8_t *host = s->hva + (a - s->base);
+	bool aligned = (len & (len - 1)) == 0 && len <= 8 && (a & (len - 1)) == 0 && a + len - 1 <= s->last;
+	if (aligned) {
+		switch (len) {
+#define PV_CAS(T)                                                                              \
+	do {                                                                                   \
+		T exp, des;                                                                    \
+		pv_memcpy(&exp, expected, sizeof(T));                                          \
+		pv_memcpy(&des, desired, sizeof(T));                                           \
+		*swapped = __atomic_compare_exchange_n((T *)(void *)host, &exp, des, false,   \
+						       __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);    \
+		pv_memcpy(expected, &exp, sizeof(T));                                          \
+	} while (0)
+		case 1: PV_CAS(uint8_t); break;
+		case 2: PV_CAS(uint16_t); break;
+		case 4: PV_CAS(uint32_t); break;
+		default: PV_CAS(uint64_t); break;
+#undef PV_CAS
+		}
+		return PV_OK;
+	}
+	uint8_t cur[16];
+	pv_lock(part, part->cmpxchg_lock);
+	move_bytes(part, a, cur, len, FROM_GUEST);
+	*swapped = pv_memcmp(cur, expected, len) == 0;
+	if (*swapped)
+		move_bytes(part, a, (uint8_t *)(uintptr_t)desired, len, TO_GUEST);
+	else
+		pv_memcpy(expected, cur, len);
+	pv_unlock(part, part->cmpxchg_lock);
 	return PV_OK;
 }

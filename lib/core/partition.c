@@ -133,7 +133,8 @@ pv_err_t pv_partition_create(const struct pv_partition_config *cfg, struct pv_pa
 	if (err)
 		goto fail;
 	part->reg_lock = pv_lock_create(part);
-	if (!part->reg_lock) {
+	part->cmpxchg_lock = pv_lock_create(part);
+	if (!part->reg_lock || !part->cmpxchg_lock) {
 		err = PV_ENOMEM;
 		goto fail;
 	}
@@ -182,6 +183,7 @@ void pv_partition_destroy(struct pv_partition *part)
 		part->port->partition_destroy(part->port_data);
 	pv_dispatch_free_tables(part);
 	pv_lock_destroy(part, part->reg_lock);
+	pv_lock_destroy(part, part->cmpxchg_lock);
 	pf->free(pf->ctx, part);
 }
 

@@ -156,3 +156,52 @@ uint16_t hv1_parse_flush(uint16_t code, const uint8_t *in, size_t len, uint16_t 
 	}
 	return PV_HV1_STATUS_SUCCESS;
 }
+
+uint16_t hv1_parse_send_ipi(uint16_t code, const uint8_t *in, size_t len, uint16_t varhdr_qwords,
+			    struct hv1_send_ipi *out)
+{
+	/* 0:4 vector, 4:1 target VTL, 5:3 padding, then the processor mask
+	 * (simple form) or an HV_VP_SET (Ex form: format, bank mask, banks). */
+	size_t fixed = code == PV_HV1_CALL_SEND_IPI ? 16u : 24u;
+	if (len < fixed)
+		return PV_HV1_STATUS_INVALID_HYPERCALL_INPUT;
+	uint32_t vector = hv1_le32(in);
+	if (vector < 16u || vector > 255u || in[4] != 0)
+		return PV_HV1_STATUS_INVALID_PARAMETER; /* bad vector; only VTL 0 */
+	out->vector = vector;
+	out->ex = code != PV_HV1_CALL_SEND_IPI;
+	out->all = false;
+	out->banks = NULL;
+	out->bank_mask = 0;
+	out->simple_mask = 0;
+	if (!out->ex) {
+		out->simple_mask = hv1_le64(in + 8);
+		return PV_HV1_STATUS_SUCCESS;
+	}
+	uint64_t format = hv1_le64(in + 8);
+	uint64_t banks = hv1_le64(in + 16);
+	if (format == 1) {
+		out->all = true;
+		return PV_HV1_STATUS_SUCCESS;
+	}
+	if (format != 0 || popcount64(banks) != varhdr_qwords ||
+	    len < fixed + 8u * (size_t)varhdr_qwords)
+		return PV_HV1_STATUS_INVALID_PARAMETER;
+	out->bank_mask = banks;
+	out->banks = in + fixed;
+	return PV_HV1_STATUS_SUCCESS;
+}
+
+bool hv1_ipi_targets(const struct hv1_send_ipi *ipi, uint32_t vp)
+{
+	if (!ipi->ex)
+		return vp < 64u && (ipi->simple_mask >> vp) & 1u;
+	if (ipi->all)
+		return true;
+	uint32_t bank = vp / 64u;
+	if (bank >= 64u || !((ipi->bank_mask >> bank) & 1u))
+		return false;
+	/* Index of this bank among the valid ones. */
+	unsigned idx = popcount64(ipi->bank_mask & ((1ull << bank) - 1u));
+	return (hv1_le64(ipi->banks + 8u * idx) >> (vp % 64u)) & 1u;
+}

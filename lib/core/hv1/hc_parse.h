@@ -58,6 +58,22 @@ uint16_t hv1_parse_post_message(const uint8_t *in, size_t len, struct hv1_post_m
 uint16_t hv1_parse_signal_event(const uint8_t *in, size_t len, struct hv1_signal_event *out);
 uint16_t hv1_parse_flush(uint16_t code, const uint8_t *in, size_t len, uint16_t varhdr_qwords);
 
+/** Decoded HvSendSyntheticClusterIpi(Ex) input. The VP set is kept as the
+ *  raw bank words inside the input buffer; test membership with
+ *  hv1_ipi_targets(). */
+struct hv1_send_ipi {
+	uint32_t vector;
+	bool all;             /* every VP (Ex, format 1) */
+	uint64_t bank_mask;   /* valid banks (Ex) or 1 (simple: bank 0) */
+	const uint8_t *banks; /* one u64 per set bank_mask bit, in bank order */
+	uint64_t simple_mask; /* the simple form's 64-bit processor mask */
+	bool ex;
+};
+
+uint16_t hv1_parse_send_ipi(uint16_t code, const uint8_t *in, size_t len, uint16_t varhdr_qwords,
+			    struct hv1_send_ipi *out);
+bool hv1_ipi_targets(const struct hv1_send_ipi *ipi, uint32_t vp);
+
 static inline uint32_t hv1_le32(const uint8_t *p)
 {
 	return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |

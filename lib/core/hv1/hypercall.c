@@ -190,6 +190,22 @@ static uint16_t hc_flush(void *ctx, struct pv_hv1_hypercall *call)
 			       (uint16_t)(call->varhdr_size / 8u));
 }
 
+/* Synthetic cluster IPI: a fixed interrupt to each VP in the set (through
+ * the same delivery path as SINTs). VPs beyond the partition are ignored. */
+static uint16_t hc_send_ipi(void *ctx, struct pv_hv1_hypercall *call)
+{
+	struct pv_hv1 *hv1 = ctx;
+	struct hv1_send_ipi ipi;
+	uint16_t status = hv1_parse_send_ipi(call->code, call->input, call->input_size,
+					     (uint16_t)(call->varhdr_size / 8u), &ipi);
+	if (status)
+		return status;
+	for (uint32_t vp = 0; vp < hv1->vp_count; vp++)
+		if (hv1_ipi_targets(&ipi, vp))
+			hv1_raise(&hv1->vps[vp], (uint8_t)ipi.vector);
+	return PV_HV1_STATUS_SUCCESS;
+}
+
 static uint16_t hc_long_spin(void *ctx, struct pv_hv1_hypercall *call)
 {
 	(void)ctx;
@@ -209,6 +225,8 @@ pv_err_t hv1_register_builtin_hypercalls(struct pv_hv1 *hv1)
 		{PV_HV1_CALL_FLUSH_VA_LIST_EX, PV_HV1_HC_REP | PV_HV1_HC_VARHDR, 32, 0, 8, 0,
 		 hc_flush, hv1},
 		{PV_HV1_CALL_NOTIFY_LONG_SPIN, PV_HV1_HC_FAST, 8, 0, 0, 0, hc_long_spin, hv1},
+		{PV_HV1_CALL_SEND_IPI, PV_HV1_HC_FAST, 16, 0, 0, 0, hc_send_ipi, hv1},
+		{PV_HV1_CALL_SEND_IPI_EX, PV_HV1_HC_VARHDR, 24, 0, 0, 0, hc_send_ipi, hv1},
 	};
 	for (size_t i = 0; i < sizeof(descs) / sizeof(descs[0]); i++) {
 		pv_err_t err = pv_hv1_register_hypercall(hv1, &descs[i]);
