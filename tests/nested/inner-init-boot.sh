@@ -3,7 +3,8 @@
 # Minimal /init for a boot-only inner run: report reaching init, then power
 # off through ACPI (busybox poweroff -f -> kernel S5 -> PM1a control).
 PATH=/bin:/sbin
-mount -t proc proc /proc
-echo "lab-inner: init reached uptime=$(cut -d' ' -f1 /proc/uptime)"
+/bin/busybox mount -t proc proc /proc
+/bin/busybox --install -s /bin
+echo "lab-inner: init reached uptime=$(cut -d' ' -f1 /proc/uptime) cpus=$(grep -c ^processor /proc/cpuinfo)"
 echo "lab-inner: RESULT PASS (boot to init)"
 poweroff -f

@@ -16,8 +16,9 @@
 #   lab_wait=<seconds>            how long to wait for devices (default 20)
 
 PATH=/bin:/sbin
+/bin/busybox mount -t proc proc /proc
+/bin/busybox --install -s /bin
 export PATH
-mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
 mkdir -p /tmp

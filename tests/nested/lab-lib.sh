@@ -19,16 +19,25 @@ lab_log() {
 }
 
 # Print the name of the current Debian 6.1 kernel image package
-# (linux-image-6.1.0-N-amd64), or the value of $PV_LAB_KERNEL_PKG.
+# (linux-image-6.1.0-N-amd64), or the value of $PV_LAB_KERNEL_PKG. The
+# answer of apt-cache (slow on a loaded machine) is kept for a day in
+# $PV_LAB_CACHE/kernel-pkg.
 lab_kernel_pkg() {
 	if [ -n "${PV_LAB_KERNEL_PKG:-}" ]; then
 		echo "$PV_LAB_KERNEL_PKG"
 		return
 	fi
-	local pkg
-	pkg=$(apt-cache depends linux-image-amd64 2>/dev/null |
-		awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
-	[ -n "$pkg" ] || lab_die "cannot find the kernel package linux-image-amd64 depends on (apt-get update?)"
+	local pkg memo=$PV_LAB_CACHE/kernel-pkg
+	if [ -n "$(find "$memo" -mmin -1440 2>/dev/null)" ]; then
+		pkg=$(cat "$memo")
+	fi
+	if [ -z "${pkg:-}" ]; then
+		pkg=$(apt-cache depends linux-image-amd64 2>/dev/null |
+			awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
+		[ -n "$pkg" ] || lab_die "cannot find the kernel package linux-image-amd64 depends on (apt-get update?)"
+		mkdir -p "$PV_LAB_CACHE"
+		echo "$pkg" >"$memo"
+	fi
 	echo "$pkg"
 }
 
@@ -37,6 +46,7 @@ lab_kernel_pkg() {
 lab_fetch_kernel() {
 	local pkg deb
 	pkg=$(lab_kernel_pkg)
+	export PV_LAB_KERNEL_PKG=$pkg # the helper scripts run by the runner reuse it
 	LAB_KVER=${pkg#linux-image-}
 	LAB_KROOT="$PV_LAB_CACHE/$pkg"
 	if [ ! -f "$LAB_KROOT/.unpacked" ]; then
@@ -109,7 +119,9 @@ _lab_copy_one() {
 	echo "$base.ko" >>"$dir/load-order"
 }
 
-# Make a minimal busybox root in DIR: /bin/busybox and its applet links.
+# Make a minimal busybox root in DIR: /bin/busybox and /bin/sh. The init
+# scripts run "/bin/busybox --install -s /bin" first (hundreds of ln forks
+# here cost tens of seconds on a loaded machine).
 lab_busybox_root() {
 	local dir=$1 bb
 	bb=${PV_LAB_BUSYBOX:-/bin/busybox}
@@ -119,10 +131,7 @@ lab_busybox_root() {
 	fi
 	mkdir -p "$dir/bin" "$dir/sbin" "$dir/proc" "$dir/sys" "$dir/dev" "$dir/tmp" "$dir/etc" "$dir/run"
 	cp "$bb" "$dir/bin/busybox"
-	local a
-	for a in $("$bb" --list); do
-		[ -e "$dir/bin/$a" ] || ln -s busybox "$dir/bin/$a"
-	done
+	ln -s busybox "$dir/bin/sh"
 }
 
 # Copy a (possibly dynamic) executable and the shared libraries it needs

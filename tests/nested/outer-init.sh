@@ -13,8 +13,9 @@
 # tsc_early_khz=: exits are too slow in the nested guest for Linux to
 # calibrate its TSC against the PM timer).
 PATH=/bin:/sbin
+/bin/busybox mount -t proc proc /proc
+/bin/busybox --install -s /bin
 export PATH
-mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
 mkdir -p /tmp
@@ -43,10 +44,12 @@ t0=$(up)
 # Serial input for the inner acceptance script: when the inner guest prints
 # "lab-inner: want-input", type one line "<word> <host unix time>" on
 # pvrun's stdin (a fresh host time: the nested guest's clock runs slow).
-rm -f /tmp/want-input
+rm -f /tmp/want-input /tmp/payload-rc
 (
 	[ -n "$input" ] || exit 0
-	while true; do
+	# Stop once the payload has finished (its wrapper writes payload-rc),
+	# or this pipeline would never end.
+	while [ ! -e /tmp/payload-rc ]; do
 		sleep 1
 		if [ -e /tmp/want-input ]; then
 			rm -f /tmp/want-input
