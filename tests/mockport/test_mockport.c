@@ -751,6 +751,223 @@ static void test_with_partition(void **state)
 	pv_mock_destroy(m);
 }
 
+/* Every query tolerates a NULL mock, unknown vCPU indexes and NULL outputs. */
+static void test_hostile_queries(void **state)
+{
+	(void)state;
+	struct pv_exit x;
+	struct pv_event ev;
+	struct pv_regs r;
+	struct pv_sregs s;
+	struct pv_cpuid_entry ce;
+	struct pv_msr_range mr;
+	struct pv_mock_irq irq;
+	struct pv_mock_isolation_call ic;
+	uint64_t v;
+	size_t n;
+	assert_int_equal(pv_mock_set_script(NULL, 0, NULL, 0), PV_EINVAL);
+	assert_int_equal(pv_mock_set_end_kind(NULL, 0, PV_EXIT_HLT), PV_EINVAL);
+	assert_int_equal(pv_mock_set_block_when_done(NULL, 0, true), PV_EINVAL);
+	assert_int_equal(pv_mock_set_exit_callback(NULL, 0, NULL, NULL), PV_EINVAL);
+	assert_int_equal(pv_mock_set_complete_callback(NULL, 0, NULL, NULL), PV_EINVAL);
+	assert_int_equal(pv_mock_get_regs(NULL, 0, &r), PV_EINVAL);
+	assert_int_equal(pv_mock_set_regs(NULL, 0, &r), PV_EINVAL);
+	assert_int_equal(pv_mock_get_sregs(NULL, 0, &s), PV_EINVAL);
+	assert_int_equal(pv_mock_set_sregs(NULL, 0, &s), PV_EINVAL);
+	assert_int_equal(pv_mock_get_msr(NULL, 0, 0, &v), PV_EINVAL);
+	assert_int_equal(pv_mock_set_msr(NULL, 0, 0, 0), PV_EINVAL);
+	assert_int_equal(pv_mock_completion_count(NULL, 0), 0);
+	assert_int_equal(pv_mock_completion_get(NULL, 0, 0, &x), PV_EINVAL);
+	assert_int_equal(pv_mock_inject_get(NULL, 0, 0, &ev), PV_EINVAL);
+	assert_int_equal(pv_mock_cpuid_lookup(NULL, 0, 0, 0, &ce), PV_EINVAL);
+	assert_int_equal(pv_mock_cpuid_entries(NULL, 0, NULL, 0, &n), PV_EINVAL);
+	assert_int_equal(pv_mock_msr_filter_get(NULL, 0, &mr, 1, &n), PV_EINVAL);
+	assert_int_equal(pv_mock_irq_get(NULL, 0, &irq), PV_EINVAL);
+	assert_int_equal(pv_mock_isolation_op_get(NULL, 0, &ic), PV_EINVAL);
+	assert_int_equal(pv_mock_msr_filter_update_count(NULL), 0);
+	assert_int_equal(pv_mock_irq_count(NULL), 0);
+	assert_int_equal(pv_mock_isolation_op_count(NULL), 0);
+	assert_false(pv_mock_msr_filtered(NULL, 0));
+	assert_int_equal(pv_mock_live_vcpus(NULL), 0);
+	assert_int_equal(pv_mock_live_ram_maps(NULL), 0);
+	assert_int_equal(pv_mock_live_timers(NULL), 0);
+	assert_int_equal(pv_mock_armed_timers(NULL), 0);
+	assert_false(pv_mock_next_deadline(NULL, &v));
+	assert_false(pv_mock_partition_live(NULL));
+	assert_null(pv_mock_partition(NULL));
+	assert_null(pv_mock_vcpu(NULL, 0));
+	assert_null(pv_mock_ram_ptr(NULL, pv_gpa(0), 1));
+	assert_int_equal(pv_mock_clock(NULL), 0);
+	assert_int_equal(pv_mock_advance_clock(NULL, 5), 0);
+	pv_mock_clear_records(NULL);
+	pv_mock_clear_failures(NULL);
+	pv_mock_set_isolation_callback(NULL, NULL, NULL);
+
+	struct pv_mock *m;
+	assert_int_equal(pv_mock_create(NULL, &m), PV_OK);
+	/* unknown (never used) vCPU indexes read as empty defaults */
+	assert_int_equal(pv_mock_get_regs(m, 7, &r), PV_OK);
+	assert_int_equal(r.rflags, PV_RFLAGS_FIXED);
+	assert_int_equal(pv_mock_get_sregs(m, 7, &s), PV_OK);
+	assert_int_equal(pv_mock_get_msr(m, 7, 0x10, &v), PV_OK);
+	assert_int_equal(v, 0);
+	assert_int_equal(pv_mock_get_regs(m, PV_MAX_VCPUS, &r), PV_EINVAL);
+	assert_int_equal(pv_mock_get_regs(m, 0, NULL), PV_EINVAL);
+	assert_int_equal(pv_mock_set_regs(m, 0, NULL), PV_EINVAL);
+	assert_int_equal(pv_mock_set_sregs(m, PV_MAX_VCPUS, &s), PV_EINVAL);
+	assert_int_equal(pv_mock_completion_get(m, 7, 0, NULL), PV_EINVAL);
+	assert_int_equal(pv_mock_inject_get(m, 7, 0, &ev), PV_ENOENT);
+	assert_int_equal(pv_mock_inject_count(m, 7), 0);
+	assert_int_equal(pv_mock_pending_events(m, 7), 0);
+	assert_int_equal(pv_mock_regs_write_count(m, 7), 0);
+	assert_int_equal(pv_mock_sregs_write_count(m, 7), 0);
+	assert_int_equal(pv_mock_msr_write_count(m, 7), 0);
+	assert_int_equal(pv_mock_msr_write_get(m, 7, 0, NULL, NULL), PV_ENOENT);
+	assert_int_equal(pv_mock_cpuid_update_count(m, 7), 0);
+	assert_int_equal(pv_mock_cpuid_lookup(m, 7, 0, 0, &ce), PV_ENOENT);
+	assert_int_equal(pv_mock_cpuid_entries(m, 7, NULL, 0, &n), PV_ENOENT);
+	assert_int_equal(pv_mock_cpuid_entries(m, PV_MAX_VCPUS, NULL, 0, &n), PV_EINVAL);
+	assert_int_equal(pv_mock_msr_filter_get(m, 0, NULL, 1, &n), PV_EINVAL);
+	assert_int_equal(pv_mock_msr_filter_get(m, 0, NULL, 0, &n), PV_ENOENT);
+	assert_false(pv_mock_msr_filtered(m, 0));
+	assert_int_equal(pv_mock_irq_get(m, 0, NULL), PV_EINVAL);
+	assert_int_equal(pv_mock_script_position(m, 7), 0);
+	assert_int_equal(pv_mock_run_count(m, PV_MAX_VCPUS), 0);
+	assert_int_equal(pv_mock_completions_total(m, 7), 0);
+	assert_null(pv_mock_vcpu(m, PV_MAX_VCPUS));
+	assert_null(pv_mock_partition(m));
+	/* port operations refuse NULL outputs */
+	const struct pv_port_ops *o = pv_mock_port_ops(m);
+	void *pd = NULL, *vd = NULL;
+	assert_int_equal(o->partition_create(NULL, NULL, NULL, &pd), PV_EINVAL);
+	assert_int_equal(o->partition_create(m, NULL, NULL, NULL), PV_EINVAL);
+	assert_int_equal(o->partition_create(m, NULL, NULL, &pd), PV_OK);
+	assert_int_equal(o->map_ram(pd, pv_gpa(0), 0x1000, NULL), PV_EINVAL);
+	assert_int_equal(o->map_ram(pd, pv_gpa(0), 1ull << 50, &vd), PV_ENOMEM);
+	assert_int_equal(o->vcpu_create(pd, 0, NULL, NULL), PV_EINVAL);
+	assert_int_equal(o->vcpu_create(pd, 0, NULL, &vd), PV_OK);
+	assert_int_equal(o->vcpu_run(vd, NULL), PV_EINVAL);
+	assert_int_equal(o->vcpu_complete(vd, NULL), PV_EINVAL);
+	assert_int_equal(o->get_regs(vd, NULL), PV_EINVAL);
+	assert_int_equal(o->set_regs(vd, NULL), PV_EINVAL);
+	assert_int_equal(o->get_sregs(vd, NULL), PV_EINVAL);
+	assert_int_equal(o->set_sregs(vd, NULL), PV_EINVAL);
+	assert_int_equal(o->get_msr(vd, 0, NULL), PV_EINVAL);
+	assert_int_equal(o->isolation_op(vd, PV_ISO_OP_TDCALL, NULL), PV_EINVAL);
+	assert_int_equal(o->hypercall_code(pd, NULL, 0, &n), PV_EINVAL);
+	/* a never-mapped unmap is ignored */
+	o->unmap_ram(pd, pv_gpa(0x1000), 0x1000, &n);
+	assert_int_equal(pv_mock_op_calls(m, PV_MOCK_OP_UNMAP_RAM), 1);
+	o->vcpu_destroy(vd);
+	o->vcpu_destroy(vd); /* twice: counted, harmless */
+	assert_int_equal(pv_mock_live_vcpus(m), 0);
+	o->partition_destroy(pd);
+	pv_mock_destroy(m);
+}
+
+/* Failures can be injected on every operation that can fail. */
+static void test_fail_every_op(void **state)
+{
+	(void)state;
+	struct env e;
+	env_open(&e, PV_PORT_CAP_TIMERS | PV_PORT_CAP_MSR_FILTER | PV_PORT_CAP_IRQCHIP);
+	const struct pv_port_ops *o = e.ops;
+	struct pv_exit x;
+	memset(&x, 0, sizeof(x));
+	struct pv_regs r;
+	struct pv_sregs s;
+	memset(&r, 0, sizeof(r));
+	memset(&s, 0, sizeof(s));
+	uint64_t v = 0, args[6] = {0};
+	void *p = NULL;
+	uint8_t buf[16];
+	size_t n;
+	struct pv_event ev = {.kind = PV_EVENT_NMI, .vector = 2};
+	struct pv_msr_range mr = {1, 1};
+	struct pv_cpuid_entry ce = {.leaf = 1};
+	for (int op = 0; op < PV_MOCK_OP_COUNT; op++) {
+		pv_err_t arm = pv_mock_fail_op(e.mock, (enum pv_mock_op)op, 1, PV_EIO);
+		uint64_t before = pv_mock_op_calls(e.mock, (enum pv_mock_op)op);
+		pv_err_t rc = PV_OK;
+		switch ((enum pv_mock_op)op) {
+		case PV_MOCK_OP_PARTITION_CREATE:
+			rc = o->partition_create(e.mock, NULL, NULL, &p);
+			break;
+		case PV_MOCK_OP_MAP_RAM:
+			rc = o->map_ram(e.pdata, pv_gpa(0), 0x1000, &p);
+			break;
+		case PV_MOCK_OP_VCPU_CREATE:
+			rc = o->vcpu_create(e.pdata, 5, NULL, &p);
+			break;
+		case PV_MOCK_OP_VCPU_RUN:
+			rc = o->vcpu_run(e.vdata[0], &x);
+			break;
+		case PV_MOCK_OP_VCPU_COMPLETE:
+			rc = o->vcpu_complete(e.vdata[0], &x);
+			break;
+		case PV_MOCK_OP_GET_REGS:
+			rc = o->get_regs(e.vdata[0], &r);
+			break;
+		case PV_MOCK_OP_SET_REGS:
+			rc = o->set_regs(e.vdata[0], &r);
+			break;
+		case PV_MOCK_OP_GET_SREGS:
+			rc = o->get_sregs(e.vdata[0], &s);
+			break;
+		case PV_MOCK_OP_SET_SREGS:
+			rc = o->set_sregs(e.vdata[0], &s);
+			break;
+		case PV_MOCK_OP_GET_MSR:
+			rc = o->get_msr(e.vdata[0], 1, &v);
+			break;
+		case PV_MOCK_OP_SET_MSR:
+			rc = o->set_msr(e.vdata[0], 1, 1);
+			break;
+		case PV_MOCK_OP_INJECT:
+			rc = o->inject(e.vdata[0], &ev);
+			break;
+		case PV_MOCK_OP_TIMER_CREATE:
+			rc = o->timer_create(e.pdata, NULL, NULL, &p);
+			break;
+		case PV_MOCK_OP_TIMER_ARM:
+			rc = o->timer_arm(e.pdata, NULL, 0);
+			break;
+		case PV_MOCK_OP_CPUID_UPDATE:
+			rc = o->cpuid_update(e.vdata[0], &ce, 1);
+			break;
+		case PV_MOCK_OP_MSR_FILTER_UPDATE:
+			rc = o->msr_filter_update(e.pdata, &mr, 1);
+			break;
+		case PV_MOCK_OP_HYPERCALL_CODE:
+			rc = o->hypercall_code(e.pdata, buf, sizeof(buf), &n);
+			break;
+		case PV_MOCK_OP_IRQ_LINE:
+			rc = o->irq_line(e.pdata, 1, true);
+			break;
+		case PV_MOCK_OP_MSI:
+			rc = o->msi(e.pdata, 0xFEE00000, 0x30);
+			break;
+		case PV_MOCK_OP_ISOLATION_OP:
+			rc = o->isolation_op(e.vdata[0], PV_ISO_OP_PVALIDATE, args);
+			break;
+		default:
+			assert_int_equal(arm, PV_EINVAL); /* void operations cannot fail */
+			continue;
+		}
+		assert_int_equal(arm, PV_OK);
+		assert_int_equal(rc, PV_EIO);
+		assert_int_equal(pv_mock_op_calls(e.mock, (enum pv_mock_op)op), before + 1);
+	}
+	/* nothing was recorded by the failed calls */
+	assert_int_equal(pv_mock_irq_count(e.mock), 0);
+	assert_int_equal(pv_mock_msr_filter_update_count(e.mock), 0);
+	assert_int_equal(pv_mock_isolation_op_count(e.mock), 0);
+	assert_int_equal(pv_mock_inject_count(e.mock, 0), 0);
+	assert_int_equal(pv_mock_completion_count(e.mock, 0), 0);
+	assert_int_equal(pv_mock_live_timers(e.mock), 0);
+	env_close(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -772,6 +989,8 @@ int main(void)
 		cmocka_unit_test(test_stop_and_block),
 		cmocka_unit_test(test_no_recording),
 		cmocka_unit_test(test_with_partition),
+		cmocka_unit_test(test_hostile_queries),
+		cmocka_unit_test(test_fail_every_op),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
