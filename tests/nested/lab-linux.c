@@ -7,7 +7,10 @@
  * power-off path against an unmodified kernel. No VMBus, no vTPM.
  *
  * usage: lab-linux --kernel BZIMAGE [--initrd FILE] [--cmdline STR]
- *                  [--mem MIB] [--smp N] [--timeout S]
+ *                  [--mem MIB] [--smp N] [--tpm-state DIR] [--timeout S]
+ * --tpm-state adds the vTPM (CRB at 0xFED40000) with its state in DIR, and
+ * the TPM2 table and MSFT0101 device to the ACPI tables (builds with TPM
+ * support only).
  * Application processors are left to KVM's in-kernel local APIC: they wait
  * for the guest's INIT/SIPI, each on its own thread.
  * Exit status: 0 on the guest's ACPI power-off (S5), 3 on a guest reset,
@@ -18,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,6 +31,12 @@
 #include "paravisor/pv.h"
 #include "paravisor/rtc_cmos.h"
 #include "paravisor/uart16550.h"
+#if defined(PV_HAVE_TPM) && PV_HAVE_TPM
+#include "paravisor/vtpm.h"
+#define LAB_TPM 1
+#else
+#define LAB_TPM 0
+#endif
 
 struct lab {
 	struct pv_partition *part;
@@ -110,7 +120,7 @@ static void *watchdog(void *arg)
 
 int main(int argc, char **argv)
 {
-	const char *kernel = NULL, *initrd = NULL, *cmdline = "console=ttyS0";
+	const char *kernel = NULL, *initrd = NULL, *cmdline = "console=ttyS0", *tpm_dir = NULL;
 	unsigned mem_mib = 1024, smp = 1;
 	struct lab l = {.timeout_s = 600};
 	pv_err_t err;
@@ -130,6 +140,8 @@ int main(int argc, char **argv)
 			cmdline = v;
 		else if (!strcmp(a, "--mem"))
 			mem_mib = (unsigned)strtoul(v, NULL, 0);
+		else if (!strcmp(a, "--tpm-state"))
+			tpm_dir = v;
 		else if (!strcmp(a, "--smp"))
 			smp = (unsigned)strtoul(v, NULL, 0);
 		else if (!strcmp(a, "--timeout"))
@@ -196,6 +208,26 @@ int main(int argc, char **argv)
 				    .backend = pv_uart_backend_fd(&fds)};
 	struct pv_rtc_config rc = {
 		.io_base = PV_RTC_IO_BASE, .irq = PV_RTC_IRQ, .epoch_sec = (uint64_t)time(NULL)};
+#if LAB_TPM
+	static struct pv_vtpm_file_storage tpm_fs;
+	struct pv_vtpm *vtpm = NULL;
+	if (tpm_dir) {
+		struct pv_vtpm_config tc;
+		memset(&tc, 0, sizeof(tc));
+		mkdir(tpm_dir, 0700);
+		if ((err = pv_vtpm_file_storage_init(&tpm_fs, tpm_dir, &tc.storage)) ||
+		    (err = pv_vtpm_create(part, &tc, &vtpm))) {
+			fprintf(stderr, "lab-linux: vTPM: %s\n", pv_strerror(err));
+			return 1;
+		}
+		ac.devices |= PV_ACPI_DEV_TPM;
+	}
+#else
+	if (tpm_dir) {
+		fprintf(stderr, "lab-linux: built without TPM support\n");
+		return 1;
+	}
+#endif
 	if ((err = pv_acpi_install(part, &ac, &al)) ||
 	    (err = pv_acpi_pm_create(part, 0, on_power, &l, &pm)) ||
 	    (err = pv_uart_create(part, &uc, &uart)) || (err = pv_rtc_create(part, &rc, &rtc))) {
@@ -264,6 +296,9 @@ int main(int argc, char **argv)
 		secs, pv_strerror(err), (int)last.kind, (unsigned long long)st.exits[PV_EXIT_IO],
 		(unsigned long long)st.exits[PV_EXIT_MMIO],
 		(unsigned long long)st.exits[PV_EXIT_HLT]);
+#if LAB_TPM
+	pv_vtpm_destroy(vtpm);
+#endif
 	pv_rtc_destroy(rtc);
 	pv_uart_destroy(uart);
 	pv_acpi_pm_destroy(pm);
