@@ -210,6 +210,7 @@ struct pv_vmbus_stats {
 	uint64_t packets_out;   /**< Packets sent to the guest. */
 	uint64_t signals_in;    /**< HvSignalEvent calls received. */
 	uint64_t signals_out;   /**< Guest interrupts raised for channels. */
+	uint64_t post_deferred; /**< Messages held back because the SINT queue was full. */
 };
 
 /** @brief Connection state of the server. */

@@ -159,6 +159,7 @@ static void post_to(struct pv_vmbus *vmbus, uint32_t vp, uint8_t sint, const voi
 		       vmb_get32(msg), e);
 		return;
 	}
+	vmb_count(vmbus, &vmbus->stats.post_deferred);
 	m = &vmbus->outq[(vmbus->outq_head + vmbus->outq_count) % VMB_OUTQ_LEN];
 	m->vp = vp;
 	m->sint = sint;
