@@ -19,6 +19,7 @@ add_custom_target(coverage-report
     --filter ${CMAKE_CURRENT_SOURCE_DIR}/lib/ --object-directory ${CMAKE_CURRENT_BINARY_DIR}
     --html-details ${CMAKE_CURRENT_BINARY_DIR}/coverage/index.html
     --txt ${CMAKE_CURRENT_BINARY_DIR}/coverage/summary.txt --print-summary
+    --gcov-ignore-parse-errors
   WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}
   COMMENT "Line coverage of lib/ (gcovr)"
   VERBATIM)
