@@ -128,7 +128,7 @@ if [ "$deps" -eq 1 ]; then
 	fi
 fi
 
-lab_args=()
+lab_args=(-DPV_LAB=OFF)
 [ "$lab" = 1 ] && lab_args=(-DPV_LAB=ON)
 
 # 2. Main build (gcc).
