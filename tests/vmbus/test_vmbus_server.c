@@ -907,6 +907,87 @@ static void test_destroy_with_state(void **state)
 	/* teardown() destroys; ASan checks nothing leaks and handlers are gone */
 }
 
+/* Every guest message type, in every server state, naming valid, unknown and
+ * absurd relids/GPADL IDs, at its exact size and truncated: nothing crashes,
+ * nothing leaks, and the server answers only the way the protocol allows. */
+static void drive_state(struct env *e, int st, struct fake_guest_chan *gc)
+{
+	uint32_t relids[4];
+
+	if (st >= 1)
+		guest_connect(&e->h, PV_VMBUS_VERSION_5_3, true);
+	if (st >= 2)
+		assert_int_equal(guest_request_offers(&e->h, relids, 4), 2);
+	if (st >= 3)
+		open_chan0(e, gc);
+	if (st >= 4) {
+		assert_int_equal(pv_vmbus_device_rescind(e->chan[1]), PV_OK);
+		fake_expect(&e->h, 2);
+	}
+}
+
+static void test_message_matrix(void **state)
+{
+	static const uint32_t types[] = {3, 5, 7, 8, 9, 11, 13, 14, 16, 22};
+	static const uint32_t sizes[] = {8, 148, 12, 36, 24, 16, 12, 40, 8, 16};
+	static const uint32_t mins[] = {8, 148, 12, 20, 16, 16, 12, 40, 8, 16};
+	static const uint32_t relids[] = {1, 2, 0, 255, 256, 0xffffffffu};
+	static const uint32_t ids[] = {0xE1E10, 0, 0xffffffffu};
+	int st;
+
+	(void)state;
+	for (st = 0; st <= 4; st++) {
+		size_t t, r, g;
+
+		for (t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
+			for (r = 0; r < sizeof(relids) / sizeof(relids[0]); r++) {
+				for (g = 0; g < sizeof(ids) / sizeof(ids[0]); g++) {
+					struct fake_guest_chan gc;
+					struct pv_vmbus_stats s;
+					const struct fake_msg *msg;
+					uint8_t m[240] = {0};
+					void *envp = NULL;
+					struct env *e;
+
+					setup(&envp);
+					e = envp;
+					drive_state(e, st, &gc);
+					wr32(m, types[t]);
+					wr32(m + 8, relids[r]);
+					wr32(m + 12, ids[g]);
+					wr16(m + 16, 16);
+					wr16(m + 18, 1);
+					wr32(m + 20, 4096);
+					wr64(m + 28, 0x150);
+					m[16 + 0] = (types[t] == 14) ? 2 : m[16];
+					if (types[t] == 5) {
+						wr32(m + 16, ids[g]);
+						wr32(m + 24, 4);
+					}
+					assert_int_equal(fake_send(&e->h, 1, m, mins[t] - 1),
+							 PV_OK);
+					assert_int_equal(fake_pending(&e->h), 0);
+					assert_int_equal(fake_send(&e->h, 1, m, sizes[t]), PV_OK);
+					assert_int_equal(fake_send(&e->h, 1, m, sizes[t]), PV_OK);
+					/* only answers the protocol defines */
+					while ((msg = fake_pop(&e->h)) != NULL) {
+						uint32_t type = rd32(msg->data);
+
+						assert_true(type == 1 || type == 4 || type == 6 ||
+							    type == 10 || type == 12 ||
+							    type == 15 || type == 17 || type == 24);
+					}
+					pv_vmbus_get_stats(e->vmbus, &s);
+					assert_true(s.gpadls <= 3);
+					assert_int_equal(s.post_failures, 0);
+					envp = e;
+					teardown(&envp);
+				}
+			}
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -927,6 +1008,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_backpressure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_post_queue, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_destroy_with_state, setup, teardown),
+		cmocka_unit_test(test_message_matrix),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
