@@ -76,6 +76,10 @@ struct pv_vmbus_ic_config {
 	 *  Mandatory for ::PV_VMBUS_IC_TIMESYNC. */
 	uint64_t (*reference_time)(void *ctx);
 	void *time_ctx; /**< Context of the time callbacks. */
+	/** Heartbeat and time sync: once negotiated, send a heartbeat request
+	 *  (or a time SAMPLE) every @c period_ns on a port timer; 0 = only when
+	 *  asked. Needs the server's partition and a port with timers. */
+	uint64_t period_ns;
 	/** Optional event callback; runs on the thread that handled the guest's
 	 *  packet (or the open), without IC locks held. */
 	void (*event)(void *ctx, struct pv_vmbus_ic *ic, enum pv_vmbus_ic_event ev);
@@ -93,7 +97,9 @@ struct pv_guid pv_vmbus_ic_class_id(enum pv_vmbus_ic_kind kind);
  * @param vmbus Server.
  * @param cfg Configuration (copied).
  * @param out Receives the IC.
- * @return ::PV_OK; ::PV_EINVAL; ::PV_ENOMEM; or pv_vmbus_device_add()'s error.
+ * @return ::PV_OK; ::PV_EINVAL (also: @c period_ns without a partition, or
+ *         for the shutdown IC); ::PV_ENOMEM; pv_timer_create()'s error; or
+ *         pv_vmbus_device_add()'s error.
  */
 pv_err_t pv_vmbus_ic_create(struct pv_vmbus *vmbus, const struct pv_vmbus_ic_config *cfg,
 			    struct pv_vmbus_ic **out);

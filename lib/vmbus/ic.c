@@ -10,6 +10,8 @@
  */
 #include "paravisor/vmbus_ic.h"
 
+#include "paravisor/device.h"
+
 #include "vmbus/vmbus_internal.h"
 
 #define IC_HDR 28u /* pipe header + IC message header */
@@ -31,6 +33,7 @@ struct pv_vmbus_ic {
 	struct pv_vmbus_channel *chan;
 	struct pv_vmbus_ic_config cfg;
 	void *lock;
+	struct pv_timer *timer;
 	enum pv_vmbus_ic_state state;
 	uint32_t framework, message;
 	uint64_t next_tid;
@@ -175,6 +178,28 @@ static void notify(struct pv_vmbus_ic *ic, enum pv_vmbus_ic_event ev)
 		ic->cfg.event(ic->cfg.event_ctx, ic, ev);
 }
 
+/* Periodic requests; IC lock held. */
+static void arm_timer(struct pv_vmbus_ic *ic)
+{
+	if (ic->timer)
+		pv_timer_arm(ic->timer, pv_clock_ns(ic->vmbus->cfg.part) + ic->cfg.period_ns);
+}
+
+static void ic_tick(void *ctx)
+{
+	struct pv_vmbus_ic *ic = ctx;
+
+	vmb_lock(ic->vmbus, ic->lock);
+	if (ic->state == PV_VMBUS_IC_READY) {
+		if (ic->cfg.kind == PV_VMBUS_IC_HEARTBEAT)
+			send_heartbeat(ic);
+		else
+			send_timesync(ic, PV_VMBUS_IC_TIMESYNC_SAMPLE);
+		arm_timer(ic);
+	}
+	vmb_unlock(ic->vmbus, ic->lock);
+}
+
 /* The guest's answer to NEGOTIATE; IC lock held. */
 static enum pv_vmbus_ic_event on_negotiate(struct pv_vmbus_ic *ic, const uint8_t *body,
 					   uint32_t len)
@@ -198,6 +223,7 @@ static enum pv_vmbus_ic_event on_negotiate(struct pv_vmbus_ic *ic, const uint8_t
 	ic->framework = fw;
 	ic->message = msg;
 	ic->state = PV_VMBUS_IC_READY;
+	arm_timer(ic);
 	if (ic->cfg.kind == PV_VMBUS_IC_HEARTBEAT)
 		send_heartbeat(ic);
 	else if (ic->cfg.kind == PV_VMBUS_IC_TIMESYNC)
@@ -275,6 +301,8 @@ static void ic_close(void *ctx, struct pv_vmbus_channel *chan)
 	vmb_lock(ic->vmbus, ic->lock);
 	ic->state = PV_VMBUS_IC_CLOSED;
 	vmb_unlock(ic->vmbus, ic->lock);
+	if (ic->timer)
+		pv_timer_cancel(ic->timer);
 	notify(ic, PV_VMBUS_IC_EV_CLOSED);
 }
 
@@ -296,6 +324,8 @@ pv_err_t pv_vmbus_ic_create(struct pv_vmbus *vmbus, const struct pv_vmbus_ic_con
 		return PV_EINVAL;
 	if (cfg->kind == PV_VMBUS_IC_TIMESYNC && (!cfg->utc_now || !cfg->reference_time))
 		return PV_EINVAL;
+	if (cfg->period_ns && (cfg->kind == PV_VMBUS_IC_SHUTDOWN || !vmbus->cfg.part))
+		return PV_EINVAL;
 	*out = NULL;
 	ic = vmb_alloc(vmbus, sizeof(*ic));
 	if (!ic)
@@ -307,6 +337,14 @@ pv_err_t pv_vmbus_ic_create(struct pv_vmbus *vmbus, const struct pv_vmbus_ic_con
 	if (!ic->lock) {
 		vmb_free(vmbus, ic);
 		return PV_ENOMEM;
+	}
+	if (cfg->period_ns) {
+		e = pv_timer_create(vmbus->cfg.part, ic_tick, ic, &ic->timer);
+		if (e != PV_OK) {
+			vmbus->plat->lock_destroy(vmbus->plat->ctx, ic->lock);
+			vmb_free(vmbus, ic);
+			return e;
+		}
 	}
 	vmb_memset(&desc, 0, sizeof(desc));
 	desc.class_id = class_ids[cfg->kind];
@@ -320,6 +358,7 @@ pv_err_t pv_vmbus_ic_create(struct pv_vmbus *vmbus, const struct pv_vmbus_ic_con
 	desc.ctx = ic;
 	e = pv_vmbus_device_add(vmbus, &desc, &ic->chan);
 	if (e != PV_OK) {
+		pv_timer_destroy(ic->timer);
 		vmbus->plat->lock_destroy(vmbus->plat->ctx, ic->lock);
 		vmb_free(vmbus, ic);
 		return e;
@@ -336,6 +375,7 @@ void pv_vmbus_ic_destroy(struct pv_vmbus_ic *ic)
 		return;
 	vmbus = ic->vmbus;
 	pv_vmbus_device_rescind(ic->chan);
+	pv_timer_destroy(ic->timer);
 	vmbus->plat->lock_destroy(vmbus->plat->ctx, ic->lock);
 	vmb_free(vmbus, ic);
 }

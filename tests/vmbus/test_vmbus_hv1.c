@@ -324,12 +324,116 @@ static void test_ring_outside_ram(void **state)
 	fx_fini(&f);
 }
 
+/* Answer one IC packet as hv_utils would (negotiate: 3.0/3.0; heartbeat: +1). */
+static void serve_one(struct fx *f, struct vmb_ring *rx, struct vmb_ring *tx, uint32_t relid,
+		      uint32_t conn)
+{
+	uint8_t pkt[512];
+	uint8_t *ic = pkt + 16, *body = pkt + 16 + 28;
+	struct vmb_ring_buf b;
+	uint32_t len, needed;
+	uint64_t flags;
+	bool sig;
+
+	flags = gmem_u64(f, siefp_of(0) + 2u * 256u);
+	assert_true(flags & (1ull << relid));
+	flags &= ~(1ull << relid);
+	gmem_write(f, siefp_of(0) + 2u * 256u, &flags, 8);
+	assert_int_equal(vmb_ring_read(rx, pkt, sizeof(pkt), &len), PV_OK);
+	assert_int_equal(vmb_ring_commit_read(rx, &sig), PV_OK);
+	if (ic[12] == 0) {
+		static const uint8_t pick[16] = {1, 0, 1, 0, 0, 0, 0, 0, 3, 0, 0, 0, 3, 0, 0, 0};
+
+		memcpy(body, pick, sizeof(pick));
+	} else {
+		uint64_t s;
+
+		assert_int_equal(ic[12], 1);
+		memcpy(&s, body, 8);
+		s++;
+		memcpy(body, &s, 8);
+	}
+	ic[25] = 5;
+	b.data = ic;
+	b.len = len - 16;
+	assert_int_equal(vmb_ring_write(tx, 6, 0, 0, &b, 1, &sig, &needed), PV_OK);
+	if (sig)
+		assert_int_equal(hcall(f, 0, 0x1005D, conn, 0) & 0xFFFF, 0);
+}
+
+/* A heartbeat IC with a period sends requests on a port timer once ready. */
+static void test_periodic_heartbeat(void **state)
+{
+	struct fx f;
+	struct pv_vmbus *v;
+	struct pv_vmbus_ic *hb;
+	struct pv_vmbus_ic_config icfg = {0};
+	struct gring gtx, grx;
+	struct vmb_ring_io io = {g_read, g_write, NULL};
+	struct vmb_ring tx, rx;
+	uint8_t m[240];
+	uint32_t size, relid = 0, conn = 0;
+	uint64_t seq = 0, answers = 0;
+
+	(void)state;
+	assert_int_equal(fx_init(&f, PV_PORT_CAP_TIMERS, 1, NULL), 0);
+	enable_hypercalls(&f);
+	synic_enable(&f, 0, 2, 0x50);
+	v = server(&f);
+	icfg.kind = PV_VMBUS_IC_SHUTDOWN;
+	icfg.period_ns = 1000000000ull;
+	assert_int_equal(pv_vmbus_ic_create(v, &icfg, &hb), PV_EINVAL);
+	icfg.kind = PV_VMBUS_IC_HEARTBEAT;
+	assert_int_equal(pv_vmbus_ic_create(v, &icfg, &hb), PV_OK);
+	connect(&f);
+	memset(m, 0, 8);
+	put32(m, 3);
+	post_msg(&f, 1, m, 8);
+	while (take_msg(&f, m, &size) && get32(m) == 1) {
+		relid = get32(m + 184);
+		conn = get32(m + 192);
+	}
+	gtx.f = grx.f = &f;
+	gtx.gpa = RING_GPA;
+	grx.gpa = RING_GPA + 4 * 4096;
+	io.ctx = &gtx;
+	assert_int_equal(vmb_ring_init(&tx, &io, 4 * 4096), PV_OK);
+	io.ctx = &grx;
+	assert_int_equal(vmb_ring_init(&rx, &io, 4 * 4096), PV_OK);
+	assert_int_equal(vmb_ring_reset(&tx, 1), PV_OK);
+	assert_int_equal(vmb_ring_reset(&rx, 1), PV_OK);
+	/* nothing is armed before negotiation */
+	assert_int_equal(pv_mock_advance_clock(f.mock, 5000000000ull), 0);
+	gpadl(&f, relid, 0xE1E10, RING_GPA >> 12, 8, 0);
+	assert_int_equal(open_ch(&f, relid, 0xE1E10), 0);
+	serve_one(&f, &rx, &tx, relid, conn); /* negotiation */
+	serve_one(&f, &rx, &tx, relid, conn); /* first heartbeat */
+	assert_int_equal(pv_mock_advance_clock(f.mock, 500000000ull), 0);
+	assert_int_equal(pv_mock_advance_clock(f.mock, 500000000ull), 1);
+	serve_one(&f, &rx, &tx, relid, conn);
+	assert_int_equal(pv_mock_advance_clock(f.mock, 1000000000ull), 1);
+	serve_one(&f, &rx, &tx, relid, conn);
+	assert_int_equal(pv_vmbus_ic_heartbeat_get(hb, &seq, &answers), PV_OK);
+	assert_int_equal(seq, 3);
+	assert_int_equal(answers, 3);
+	/* the guest closes: the timer stops */
+	memset(m, 0, sizeof(m));
+	put32(m, 7);
+	put32(m + 8, relid);
+	post_msg(&f, 1, m, 12);
+	assert_int_equal(pv_mock_advance_clock(f.mock, 10000000000ull), 0);
+	pv_vmbus_ic_destroy(hb);
+	pv_vmbus_destroy(v);
+	fx_fini(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_offers_backpressure),
 		cmocka_unit_test(test_heartbeat_over_hv1),
 		cmocka_unit_test(test_ring_outside_ram),
+		cmocka_unit_test(test_periodic_heartbeat),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
