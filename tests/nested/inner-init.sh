@@ -39,8 +39,10 @@ WAIT=${WAIT:-20}
 
 pass() { echo "lab-inner: PASS $1"; }
 fail() {
-	echo "lab-inner: FAIL $1: $2"
-	echo "$1" >>/tmp/lab-fails
+	name=$1
+	shift
+	echo "lab-inner: FAIL $name: $*"
+	echo "$name" >>/tmp/lab-fails
 }
 
 for m in $(cat /lib/modules/load-order 2>/dev/null); do
@@ -191,7 +193,10 @@ n=$(dd if=/dev/hwrng bs=16 count=1 2>/dev/null | wc -c)
 if [ "$n" -eq 16 ]; then
 	pass hwrng
 else
-	fail hwrng "read $n bytes from /dev/hwrng"
+	hw=/sys/class/misc/hw_random
+	fail hwrng "read $n bytes from /dev/hwrng (node: $(ls /dev/hwrng 2>&1);" \
+		"current: $(cat $hw/rng_current 2>&1); available: $(cat $hw/rng_available 2>&1);" \
+		"dd: $(dd if=/dev/hwrng bs=16 count=1 2>&1 >/dev/null | head -n 1))"
 fi
 
 echo "lab-inner: checks done fails=$(wc -l </tmp/lab-fails) uptime=$(up)"

@@ -10,13 +10,16 @@
  *                  [--mem MIB] [--smp N] [--tpm-state DIR] [--timeout S]
  * --tpm-state adds the vTPM (CRB at 0xFED40000) with its state in DIR, and
  * the TPM2 table and MSFT0101 device to the ACPI tables (builds with TPM
- * support only).
+ * support only). --cpu-vendor-intel shows the guest "GenuineIntel" in CPUID
+ * leaf 0 (Linux 6.1's tpm_crb disables the TPM hwrng on AMD CPUs; the lab
+ * VM's CPU model is AMD for SVM).
  * Application processors are left to KVM's in-kernel local APIC: they wait
  * for the guest's INIT/SIPI, each on its own thread.
  * Exit status: 0 on the guest's ACPI power-off (S5), 3 on a guest reset,
  * 4 on a timeout, 1 on errors.
  */
 #define _DEFAULT_SOURCE
+#include <cpuid.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,12 +125,17 @@ int main(int argc, char **argv)
 {
 	const char *kernel = NULL, *initrd = NULL, *cmdline = "console=ttyS0", *tpm_dir = NULL;
 	unsigned mem_mib = 1024, smp = 1;
+	bool intel = false;
 	struct lab l = {.timeout_s = 600};
 	pv_err_t err;
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 
+		if (!strcmp(a, "--cpu-vendor-intel")) {
+			intel = true;
+			continue;
+		}
 		if (!v) {
 			fprintf(stderr, "lab-linux: %s needs a value\n", a);
 			return 1;
@@ -188,6 +196,21 @@ int main(int argc, char **argv)
 	if (err) {
 		fprintf(stderr, "lab-linux: partition: %s\n", pv_strerror(err));
 		return 1;
+	}
+	if (intel) {
+		unsigned int eax = 0, ebx, ecx, edx;
+		__get_cpuid(0, &eax, &ebx, &ecx, &edx);
+		struct pv_cpuid_entry e = {.leaf = 0,
+					   .any_subleaf = true,
+					   .eax = eax,
+					   .ebx = 0x756e6547u,  /* "Genu" */
+					   .edx = 0x49656e69u,  /* "ineI" */
+					   .ecx = 0x6c65746eu}; /* "ntel" */
+		err = pv_cpuid_set(part, &e);
+		if (err) {
+			fprintf(stderr, "lab-linux: CPUID: %s\n", pv_strerror(err));
+			return 1;
+		}
 	}
 	l.part = part;
 	the_lab = &l;
