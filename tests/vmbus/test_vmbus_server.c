@@ -412,6 +412,44 @@ static void test_gpadl(void **state)
 	assert_int_equal(rd32(r->data + 8), 100);
 	assert_int_equal(stats(e).gpadls, 0);
 	assert_int_equal(stats(e).gpadl_pages, 0);
+	/* two ranges laid end to end: a read across the boundary */
+	{
+		uint8_t want[20], got[20];
+		uint32_t i;
+
+		memset(m, 0, sizeof(m));
+		wr32(m, 8);
+		wr32(m + 8, relid);
+		wr32(m + 12, 300);
+		wr16(m + 16, 40);
+		wr16(m + 18, 2);
+		wr32(m + 20, 100); /* range 0: 100 bytes at offset 50 of page 0x200 */
+		wr32(m + 24, 50);
+		wr64(m + 28, 0x200);
+		wr32(m + 36, 5000); /* range 1: 5000 bytes from page 0x300 */
+		wr32(m + 40, 0);
+		wr64(m + 44, 0x300);
+		wr64(m + 52, 0x301);
+		assert_int_equal(fake_send(&e->h, 1, m, 60), PV_OK);
+		r = fake_expect(&e->h, 10);
+		assert_int_equal(rd32(r->data + 16), 0);
+		for (i = 0; i < 20; i++)
+			want[i] = (uint8_t)(i + 1);
+		memcpy(e->h.ram + 0x200000 + 50 + 90, want, 10);
+		memcpy(e->h.ram + 0x300000, want + 10, 10);
+		assert_int_equal(pv_vmbus_gpadl_read(e->chan[0], 300, 90, got, 20), PV_OK);
+		assert_memory_equal(got, want, 20);
+		memcpy(e->h.ram + 0x301000 + 900, want, 4);
+		assert_int_equal(pv_vmbus_gpadl_read(e->chan[0], 300, 100 + 4096 + 900, got, 4),
+				 PV_OK);
+		assert_memory_equal(got, want, 4);
+		assert_int_equal(pv_vmbus_gpadl_read(e->chan[0], 300, 5097, got, 4), PV_ERANGE);
+		wr32(m, 11);
+		wr32(m + 8, relid);
+		wr32(m + 12, 300);
+		assert_int_equal(fake_send(&e->h, 1, m, 16), PV_OK);
+		fake_expect(&e->h, 12);
+	}
 	/* teardown again: dropped */
 	assert_int_equal(fake_send(&e->h, 1, m, 16), PV_OK);
 	assert_int_equal(fake_pending(&e->h), 0);
