@@ -206,6 +206,19 @@ void vmb_gpadl_handle_header(struct pv_vmbus *vmbus, const uint8_t *msg, uint32_
 		send_created(vmbus, relid, id, VMB_STATUS_FAIL);
 		return;
 	}
+	/* Bound the memory a guest can pin with GPADLs it never completes. */
+	{
+		struct vmb_gpadl *p;
+		uint32_t pending = 0;
+
+		for (p = vmbus->gpadls; p; p = p->next)
+			pending += !p->complete;
+		if (pending >= VMB_MAX_PENDING_GPADLS) {
+			vmb_count(vmbus, &vmbus->stats.unexpected);
+			send_created(vmbus, relid, id, VMB_STATUS_FAIL);
+			return;
+		}
+	}
 	g = vmb_alloc(vmbus, sizeof(*g));
 	if (g)
 		g->raw = vmb_alloc(vmbus, buflen);

@@ -51,6 +51,7 @@ enum vmb_msg {
 #define VMB_CHANNEL_CONN_BASE 0x2000u /* channel event connection = relid | base */
 #define VMB_MAX_RELID 255u            /* relids 1..255 */
 #define VMB_MAX_GPADLS 1024u
+#define VMB_MAX_PENDING_GPADLS 16u /* GPADLs still waiting for their bodies */
 #define VMB_MAX_GPA_RANGES 64u
 #define VMB_OUTQ_LEN 64u
 #define VMB_STATUS_FAIL 0xC0000001u /* non-zero creation/open status */

@@ -450,6 +450,36 @@ static void test_gpadl(void **state)
 		assert_int_equal(fake_send(&e->h, 1, m, 16), PV_OK);
 		fake_expect(&e->h, 12);
 	}
+	/* at most 16 GPADLs may wait for their bodies at once */
+	{
+		uint32_t i;
+
+		for (i = 0; i < 17; i++) {
+			memset(m, 0, sizeof(m));
+			wr32(m, 8);
+			wr32(m + 8, relid);
+			wr32(m + 12, 400 + i);
+			wr16(m + 16, 8 + 8 * 30);
+			wr16(m + 18, 1);
+			wr32(m + 20, 30 * 4096);
+			wr64(m + 28, 0x100);
+			assert_int_equal(fake_send(&e->h, 1, m, 36), PV_OK);
+		}
+		r = fake_expect(&e->h, 10);
+		assert_int_equal(rd32(r->data + 12), 416);
+		assert_int_not_equal(rd32(r->data + 16), 0);
+		assert_int_equal(fake_pending(&e->h), 0);
+		assert_int_equal(stats(e).gpadls, 16);
+		for (i = 0; i < 16; i++) {
+			memset(m, 0, sizeof(m));
+			wr32(m, 11);
+			wr32(m + 8, relid);
+			wr32(m + 12, 400 + i);
+			assert_int_equal(fake_send(&e->h, 1, m, 16), PV_OK);
+			fake_expect(&e->h, 12);
+		}
+		assert_int_equal(stats(e).gpadls, 0);
+	}
 	/* teardown again: dropped */
 	assert_int_equal(fake_send(&e->h, 1, m, 16), PV_OK);
 	assert_int_equal(fake_pending(&e->h), 0);
