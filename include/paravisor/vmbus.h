@@ -19,8 +19,8 @@
  * calls that change the channel set; each channel has an inbound and an
  * outbound ring lock; GPADL lookups take a leaf lock. Device callbacks may
  * call pv_vmbus_send(), pv_vmbus_send_completion() and the GPA/GPADL access
- * calls, but not pv_vmbus_device_add(), pv_vmbus_device_rescind(),
- * pv_vmbus_save() or pv_vmbus_restore().
+ * calls, but not pv_vmbus_channel_poll(), pv_vmbus_device_add(),
+ * pv_vmbus_device_rescind(), pv_vmbus_save() or pv_vmbus_restore().
  */
 #ifndef PARAVISOR_VMBUS_H
 #define PARAVISOR_VMBUS_H
