@@ -89,6 +89,8 @@ enum pv_mock_op {
 	PV_MOCK_OP_IRQ_LINE,             /**< irq_line (can fail). */
 	PV_MOCK_OP_MSI,                  /**< msi (can fail). */
 	PV_MOCK_OP_ISOLATION_OP,         /**< isolation_op (can fail). */
+	PV_MOCK_OP_GET_XMM,              /**< get_xmm (can fail). */
+	PV_MOCK_OP_SET_XMM,              /**< set_xmm (can fail). */
 	PV_MOCK_OP_COUNT                 /**< Number of operations; not an operation. */
 };
 
@@ -108,6 +110,9 @@ struct pv_mock_config {
 	enum pv_exit_kind end_kind;
 	/** Do not record completions (counts are still kept); for benchmarks. */
 	bool no_recording;
+	/** Provide the optional get_xmm/set_xmm operations (SSE register
+	 *  access for MMIO emulation); without them the ops are NULL. */
+	bool xmm_ops;
 };
 
 /**
@@ -398,6 +403,32 @@ pv_err_t pv_mock_get_msr(struct pv_mock *mock, uint32_t vcpu_index, uint32_t ind
  * @return ::PV_OK; ::PV_EINVAL; ::PV_ENOMEM (more than 256 distinct MSRs).
  */
 pv_err_t pv_mock_set_msr(struct pv_mock *mock, uint32_t vcpu_index, uint32_t index, uint64_t value);
+
+/**
+ * @brief Read a vCPU's XMM0-XMM15 as get_xmm would.
+ * @param mock Mock.
+ * @param vcpu_index vCPU index.
+ * @param xmm Out: 16 registers of 16 little-endian bytes.
+ * @return ::PV_OK or ::PV_EINVAL.
+ */
+pv_err_t pv_mock_get_xmm(struct pv_mock *mock, uint32_t vcpu_index, uint8_t xmm[16][16]);
+
+/**
+ * @brief Set a vCPU's XMM0-XMM15 (not counted as a write).
+ * @param mock Mock.
+ * @param vcpu_index vCPU index.
+ * @param xmm New values.
+ * @return ::PV_OK; ::PV_EINVAL; ::PV_ENOMEM.
+ */
+pv_err_t pv_mock_set_xmm(struct pv_mock *mock, uint32_t vcpu_index, const uint8_t xmm[16][16]);
+
+/**
+ * @brief Number of successful set_xmm calls on a vCPU.
+ * @param mock Mock.
+ * @param vcpu_index vCPU index.
+ * @return The count.
+ */
+size_t pv_mock_xmm_write_count(struct pv_mock *mock, uint32_t vcpu_index);
 
 /* ---- recordings --------------------------------------------------------- */
 

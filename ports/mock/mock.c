@@ -40,6 +40,8 @@ static const char *const mock_op_names[PV_MOCK_OP_COUNT] = {
 	[PV_MOCK_OP_IRQ_LINE] = "irq_line",
 	[PV_MOCK_OP_MSI] = "msi",
 	[PV_MOCK_OP_ISOLATION_OP] = "isolation_op",
+	[PV_MOCK_OP_GET_XMM] = "get_xmm",
+	[PV_MOCK_OP_SET_XMM] = "set_xmm",
 };
 
 /* Operations returning void cannot be made to fail. */
@@ -437,6 +439,10 @@ pv_err_t pv_mock_create(const struct pv_mock_config *config, struct pv_mock **ou
 		o->msi = mock_msi;
 	}
 	o->isolation_op = mock_isolation_op;
+	if (config->xmm_ops) {
+		o->get_xmm = mock_get_xmm;
+		o->set_xmm = mock_set_xmm;
+	}
 	*out = m;
 	return PV_OK;
 }

@@ -73,6 +73,8 @@ struct mock_vcpu {
 	/* Register state (mock lock). */
 	struct pv_regs regs;
 	struct pv_sregs sregs;
+	uint8_t xmm[16][16];
+	size_t xmm_writes;
 	uint32_t msr_index[MOCK_MAX_MSRS];
 	uint64_t msr_value[MOCK_MAX_MSRS];
 	size_t msr_count;
@@ -175,6 +177,8 @@ pv_err_t mock_inject(void *vdata, const struct pv_event *event);
 void mock_stop(void *vdata);
 pv_err_t mock_cpuid_update(void *vdata, const struct pv_cpuid_entry *entries, size_t count);
 pv_err_t mock_isolation_op(void *vdata, enum pv_isolation_op op, uint64_t args[6]);
+pv_err_t mock_get_xmm(void *vdata, uint8_t xmm[16][16]);
+pv_err_t mock_set_xmm(void *vdata, const uint8_t xmm[16][16]);
 
 /* Port operations implemented in mock_timer.c. */
 uint64_t mock_clock_ns(void *pdata);

@@ -56,6 +56,7 @@ void mock_vcpu_clear_records(struct mock_vcpu *v)
 	v->sregs_writes.len = 0;
 	v->msr_writes.len = 0;
 	v->cpuid_updates = 0;
+	v->xmm_writes = 0;
 	free(v->cpuid);
 	v->cpuid = NULL;
 	v->cpuid_count = 0;
@@ -509,6 +510,72 @@ pv_err_t mock_isolation_op(void *vdata, enum pv_isolation_op op, uint64_t args[6
 	if (!ok)
 		return PV_ENOMEM;
 	return fn ? fn(ctx, v->index, op, args) : PV_OK;
+}
+
+pv_err_t mock_get_xmm(void *vdata, uint8_t xmm[16][16])
+{
+	struct mock_vcpu *v = vdata;
+	pv_err_t rc = mock_enter(v->mock, PV_MOCK_OP_GET_XMM);
+
+	if (rc)
+		return rc;
+	if (!xmm)
+		return PV_EINVAL;
+	pthread_mutex_lock(&v->mock->lock);
+	memcpy(xmm, v->xmm, sizeof(v->xmm));
+	pthread_mutex_unlock(&v->mock->lock);
+	return PV_OK;
+}
+
+pv_err_t mock_set_xmm(void *vdata, const uint8_t xmm[16][16])
+{
+	struct mock_vcpu *v = vdata;
+	pv_err_t rc = mock_enter(v->mock, PV_MOCK_OP_SET_XMM);
+
+	if (rc)
+		return rc;
+	if (!xmm)
+		return PV_EINVAL;
+	pthread_mutex_lock(&v->mock->lock);
+	memcpy(v->xmm, xmm, sizeof(v->xmm));
+	v->xmm_writes++;
+	pthread_mutex_unlock(&v->mock->lock);
+	return PV_OK;
+}
+
+pv_err_t pv_mock_get_xmm(struct pv_mock *mock, uint32_t vcpu_index, uint8_t xmm[16][16])
+{
+	if (!xmm || !mock || vcpu_index >= PV_MAX_VCPUS)
+		return PV_EINVAL;
+	memset(xmm, 0, 16 * 16);
+	struct mock_vcpu *v = mock_lock_vcpu(mock, vcpu_index, false);
+	if (!v)
+		return PV_OK;
+	memcpy(xmm, v->xmm, sizeof(v->xmm));
+	pthread_mutex_unlock(&mock->lock);
+	return PV_OK;
+}
+
+pv_err_t pv_mock_set_xmm(struct pv_mock *mock, uint32_t vcpu_index, const uint8_t xmm[16][16])
+{
+	if (!xmm)
+		return PV_EINVAL;
+	struct mock_vcpu *v = mock_lock_vcpu(mock, vcpu_index, true);
+	if (!v)
+		return mock && vcpu_index < PV_MAX_VCPUS ? PV_ENOMEM : PV_EINVAL;
+	memcpy(v->xmm, xmm, sizeof(v->xmm));
+	pthread_mutex_unlock(&mock->lock);
+	return PV_OK;
+}
+
+size_t pv_mock_xmm_write_count(struct pv_mock *mock, uint32_t vcpu_index)
+{
+	struct mock_vcpu *v = mock_lock_vcpu(mock, vcpu_index, false);
+	if (!v)
+		return 0;
+	size_t n = v->xmm_writes;
+	pthread_mutex_unlock(&mock->lock);
+	return n;
 }
 
 /* ---- test-side script control ---------------------------------------------------------- */

@@ -861,6 +861,130 @@ static void test_register_while_running(void **state)
 	ct_close(&e);
 }
 
+/* ---- SSE MMIO emulated with the port's XMM access ------------------------- */
+
+static uint8_t g_mmio_bytes[32];
+static int g_mmio_calls;
+
+static pv_err_t bytes_fn(void *ctx, struct pv_vcpu *vcpu, uint64_t offset, uint8_t size,
+			 bool is_write, uint64_t *data)
+{
+	(void)ctx;
+	(void)vcpu;
+	g_mmio_calls++;
+	if (offset + size > sizeof(g_mmio_bytes))
+		return PV_ERANGE;
+	if (is_write)
+		memcpy(g_mmio_bytes + offset, data, size);
+	else
+		memcpy(data, g_mmio_bytes + offset, size);
+	return PV_OK;
+}
+
+static void long_mode(struct ct_env *e, uint64_t rip, uint64_t rax)
+{
+	struct pv_sregs s;
+	memset(&s, 0, sizeof(s));
+	s.cr0 = 1;
+	s.cr4 = 1u << 9; /* OSFXSR: SSE enabled, else SSE instructions #UD */
+	s.efer = (1u << 8) | (1u << 10);
+	s.cs = (struct pv_segment){.present = 1, .s = 1, .type = 0xB, .l = 1, .limit = 0xFFFFFFFF};
+	s.ds = s.es = s.ss =
+		(struct pv_segment){.present = 1, .s = 1, .type = 3, .db = 1, .limit = 0xFFFFFFFF};
+	assert_int_equal(pv_mock_set_sregs(e->mock, 0, &s), PV_OK);
+	struct pv_regs r;
+	memset(&r, 0, sizeof(r));
+	r.rip = rip;
+	r.rflags = PV_RFLAGS_FIXED;
+	r.gpr[PV_RAX] = rax;
+	assert_int_equal(pv_mock_set_regs(e->mock, 0, &r), PV_OK);
+}
+
+static void test_mmio_sse_with_port_xmm(void **state)
+{
+	(void)state;
+	struct ct_env e;
+	struct pv_mock_config mc = {.xmm_ops = true};
+	ct_open_cfg(&e, &mc, 1);
+	memset(g_mmio_bytes, 0, sizeof(g_mmio_bytes));
+	g_mmio_calls = 0;
+	assert_int_equal(pv_mmio_register(e.part, pv_gpa(0x30000), 0x1000, bytes_fn, NULL), PV_OK);
+	uint8_t xmm[16][16];
+	memset(xmm, 0, sizeof(xmm));
+	for (int b = 0; b < 16; b++)
+		xmm[0][b] = (uint8_t)(0xA0 + b);
+	assert_int_equal(pv_mock_set_xmm(e.mock, 0, (const uint8_t(*)[16])xmm), PV_OK);
+	/* movdqu [rax], xmm0: the 16 bytes of XMM0 reach the device */
+	long_mode(&e, 0x1000, 0x30000);
+	struct pv_exit x = ct_mmio(0x30000, 0, false, 0);
+	static const uint8_t store[] = {0xF3, 0x0F, 0x7F, 0x00};
+	memcpy(x.u.mmio.insn, store, sizeof(store));
+	x.u.mmio.insn_len = sizeof(store);
+	struct pv_exit c = ct_run1(&e, 0, &x);
+	assert_int_equal(c.inject.kind, PV_EVENT_NONE);
+	assert_true(g_mmio_calls >= 1);
+	assert_memory_equal(g_mmio_bytes, xmm[0], 16);
+	struct pv_regs r;
+	assert_int_equal(pv_mock_get_regs(e.mock, 0, &r), PV_OK);
+	assert_int_equal(r.rip, 0x1004);
+	/* movdqu xmm1, [rax+16]: the device's bytes land in XMM1 */
+	for (int b = 0; b < 16; b++)
+		g_mmio_bytes[16 + b] = (uint8_t)(0x50 + b);
+	long_mode(&e, 0x2000, 0x30010);
+	static const uint8_t load[] = {0xF3, 0x0F, 0x6F, 0x08};
+	x = ct_mmio(0x30010, 0, false, 0);
+	memcpy(x.u.mmio.insn, load, sizeof(load));
+	x.u.mmio.insn_len = sizeof(load);
+	size_t writes = pv_mock_xmm_write_count(e.mock, 0);
+	c = ct_run1(&e, 0, &x);
+	assert_int_equal(c.inject.kind, PV_EVENT_NONE);
+	assert_int_equal(pv_mock_xmm_write_count(e.mock, 0), writes + 1);
+	assert_int_equal(pv_mock_get_xmm(e.mock, 0, xmm), PV_OK);
+	assert_memory_equal(xmm[1], g_mmio_bytes + 16, 16);
+	assert_int_equal(xmm[0][0], 0xA0); /* other registers untouched */
+	assert_int_equal(pv_mock_get_regs(e.mock, 0, &r), PV_OK);
+	assert_int_equal(r.rip, 0x2004);
+	/* the port cannot read XMM: nothing reaches the device, the guest faults */
+	assert_int_equal(pv_mock_fail_op(e.mock, PV_MOCK_OP_GET_XMM, 1, PV_EPORT), PV_OK);
+	long_mode(&e, 0x3000, 0x30000);
+	x = ct_mmio(0x30000, 0, false, 0);
+	memcpy(x.u.mmio.insn, store, sizeof(store));
+	x.u.mmio.insn_len = sizeof(store);
+	int calls = g_mmio_calls;
+	c = ct_run1(&e, 0, &x);
+	assert_int_equal(c.inject.kind, PV_EVENT_EXCEPTION);
+	assert_int_equal(g_mmio_calls, calls);
+	assert_int_equal(pv_mock_get_regs(e.mock, 0, &r), PV_OK);
+	assert_int_equal(r.rip, 0x3000);
+	ct_close(&e);
+}
+
+/* KNOWN BUG (lib/core/mmio_emulate.c, pv_mmio_emulate): registers are written
+ * back with set_regs before set_xmm; when set_xmm then fails, RIP has already
+ * moved past the SSE load while XMM keeps its old value, and #GP is injected
+ * on the next instruction. Expected: RIP unchanged (the fault is taken on the
+ * load). Not in the main list until fixed; PV_CORE_KNOWN_BUGS=1 runs it. */
+static void test_mmio_sse_set_xmm_failure_keeps_rip(void **state)
+{
+	(void)state;
+	struct ct_env e;
+	struct pv_mock_config mc = {.xmm_ops = true};
+	ct_open_cfg(&e, &mc, 1);
+	assert_int_equal(pv_mmio_register(e.part, pv_gpa(0x30000), 0x1000, bytes_fn, NULL), PV_OK);
+	static const uint8_t load[] = {0xF3, 0x0F, 0x6F, 0x08}; /* movdqu xmm1, [rax] */
+	struct pv_exit x = ct_mmio(0x30010, 0, false, 0);
+	memcpy(x.u.mmio.insn, load, sizeof(load));
+	x.u.mmio.insn_len = sizeof(load);
+	assert_int_equal(pv_mock_fail_op(e.mock, PV_MOCK_OP_SET_XMM, 1, PV_EPORT), PV_OK);
+	long_mode(&e, 0x3000, 0x30010);
+	struct pv_exit c = ct_run1(&e, 0, &x);
+	assert_int_equal(c.inject.kind, PV_EVENT_EXCEPTION);
+	struct pv_regs r;
+	assert_int_equal(pv_mock_get_regs(e.mock, 0, &r), PV_OK);
+	assert_int_equal(r.rip, 0x3000);
+	ct_close(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -883,6 +1007,13 @@ int main(void)
 		cmocka_unit_test_setup(test_msr_handler_error_counted, reset_seen),
 		cmocka_unit_test_setup(test_msr_filter_refused_twice, reset_seen),
 		cmocka_unit_test_setup(test_register_while_running, reset_seen),
+		cmocka_unit_test_setup(test_mmio_sse_with_port_xmm, reset_seen),
 	};
+	const struct CMUnitTest known_bugs[] = {
+		cmocka_unit_test_setup(test_mmio_sse_set_xmm_failure_keeps_rip, reset_seen),
+	};
+	const char *kb = getenv("PV_CORE_KNOWN_BUGS");
+	if (kb && kb[0] == '1')
+		return cmocka_run_group_tests_name("known_bugs", known_bugs, NULL, NULL);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -885,9 +885,19 @@ static void test_fail_every_op(void **state)
 	struct pv_event ev = {.kind = PV_EVENT_NMI, .vector = 2};
 	struct pv_msr_range mr = {1, 1};
 	struct pv_cpuid_entry ce = {.leaf = 1};
+	/* a second mock with the XMM operations */
+	struct pv_mock_config xc = {.xmm_ops = true};
+	struct pv_mock *xm;
+	void *xp, *xv;
+	uint8_t xmm[16][16];
+	assert_int_equal(pv_mock_create(&xc, &xm), PV_OK);
+	assert_int_equal(pv_mock_port_ops(xm)->partition_create(xm, NULL, NULL, &xp), PV_OK);
+	assert_int_equal(pv_mock_port_ops(xm)->vcpu_create(xp, 0, NULL, &xv), PV_OK);
 	for (int op = 0; op < PV_MOCK_OP_COUNT; op++) {
-		pv_err_t arm = pv_mock_fail_op(e.mock, (enum pv_mock_op)op, 1, PV_EIO);
-		uint64_t before = pv_mock_op_calls(e.mock, (enum pv_mock_op)op);
+		bool is_xmm = op == PV_MOCK_OP_GET_XMM || op == PV_MOCK_OP_SET_XMM;
+		struct pv_mock *target = is_xmm ? xm : e.mock;
+		pv_err_t arm = pv_mock_fail_op(target, (enum pv_mock_op)op, 1, PV_EIO);
+		uint64_t before = pv_mock_op_calls(target, (enum pv_mock_op)op);
 		pv_err_t rc = PV_OK;
 		switch ((enum pv_mock_op)op) {
 		case PV_MOCK_OP_PARTITION_CREATE:
@@ -950,14 +960,24 @@ static void test_fail_every_op(void **state)
 		case PV_MOCK_OP_ISOLATION_OP:
 			rc = o->isolation_op(e.vdata[0], PV_ISO_OP_PVALIDATE, args);
 			break;
+		case PV_MOCK_OP_GET_XMM:
+			rc = pv_mock_port_ops(xm)->get_xmm(xv, xmm);
+			break;
+		case PV_MOCK_OP_SET_XMM:
+			rc = pv_mock_port_ops(xm)->set_xmm(xv, (const uint8_t(*)[16])xmm);
+			break;
 		default:
 			assert_int_equal(arm, PV_EINVAL); /* void operations cannot fail */
 			continue;
 		}
 		assert_int_equal(arm, PV_OK);
 		assert_int_equal(rc, PV_EIO);
-		assert_int_equal(pv_mock_op_calls(e.mock, (enum pv_mock_op)op), before + 1);
+		assert_int_equal(pv_mock_op_calls(target, (enum pv_mock_op)op), before + 1);
 	}
+	assert_int_equal(pv_mock_xmm_write_count(xm, 0), 0);
+	pv_mock_port_ops(xm)->vcpu_destroy(xv);
+	pv_mock_port_ops(xm)->partition_destroy(xp);
+	pv_mock_destroy(xm);
 	/* nothing was recorded by the failed calls */
 	assert_int_equal(pv_mock_irq_count(e.mock), 0);
 	assert_int_equal(pv_mock_msr_filter_update_count(e.mock), 0);
@@ -966,6 +986,44 @@ static void test_fail_every_op(void **state)
 	assert_int_equal(pv_mock_completion_count(e.mock, 0), 0);
 	assert_int_equal(pv_mock_live_timers(e.mock), 0);
 	env_close(&e);
+}
+
+static void test_xmm(void **state)
+{
+	(void)state;
+	struct pv_mock *m;
+	assert_int_equal(pv_mock_create(NULL, &m), PV_OK);
+	assert_null(pv_mock_port_ops(m)->get_xmm);
+	assert_null(pv_mock_port_ops(m)->set_xmm);
+	pv_mock_destroy(m);
+	struct pv_mock_config mc = {.xmm_ops = true};
+	assert_int_equal(pv_mock_create(&mc, &m), PV_OK);
+	const struct pv_port_ops *o = pv_mock_port_ops(m);
+	void *pd, *vd;
+	assert_int_equal(o->partition_create(m, NULL, NULL, &pd), PV_OK);
+	assert_int_equal(o->vcpu_create(pd, 1, NULL, &vd), PV_OK);
+	uint8_t x[16][16], y[16][16];
+	for (int r = 0; r < 16; r++)
+		for (int b = 0; b < 16; b++)
+			x[r][b] = (uint8_t)(r * 16 + b);
+	assert_int_equal(pv_mock_set_xmm(m, 1, (const uint8_t(*)[16])x), PV_OK);
+	assert_int_equal(o->get_xmm(vd, y), PV_OK);
+	assert_memory_equal(x, y, sizeof(x));
+	y[3][0] = 0xEE;
+	assert_int_equal(o->set_xmm(vd, (const uint8_t(*)[16])y), PV_OK);
+	assert_int_equal(pv_mock_xmm_write_count(m, 1), 1);
+	assert_int_equal(pv_mock_get_xmm(m, 1, x), PV_OK);
+	assert_int_equal(x[3][0], 0xEE);
+	assert_int_equal(pv_mock_get_xmm(m, 9, x), PV_OK); /* never used: zeros */
+	assert_int_equal(x[0][0], 0);
+	assert_int_equal(pv_mock_get_xmm(m, PV_MAX_VCPUS, x), PV_EINVAL);
+	assert_int_equal(pv_mock_set_xmm(NULL, 0, (const uint8_t(*)[16])x), PV_EINVAL);
+	assert_int_equal(o->get_xmm(vd, NULL), PV_EINVAL);
+	assert_int_equal(o->set_xmm(vd, NULL), PV_EINVAL);
+	assert_int_equal(pv_mock_xmm_write_count(NULL, 0), 0);
+	o->vcpu_destroy(vd);
+	o->partition_destroy(pd);
+	pv_mock_destroy(m);
 }
 
 int main(void)
@@ -991,6 +1049,7 @@ int main(void)
 		cmocka_unit_test(test_with_partition),
 		cmocka_unit_test(test_hostile_queries),
 		cmocka_unit_test(test_fail_every_op),
+		cmocka_unit_test(test_xmm),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
