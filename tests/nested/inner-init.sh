@@ -39,10 +39,10 @@ WAIT=${WAIT:-20}
 
 pass() { echo "lab-inner: PASS $1"; }
 fail() {
-	name=$1
+	_check=$1
 	shift
-	echo "lab-inner: FAIL $name: $*"
-	echo "$name" >>/tmp/lab-fails
+	echo "lab-inner: FAIL $_check: $*"
+	echo "$_check" >>/tmp/lab-fails
 }
 
 for m in $(cat /lib/modules/load-order 2>/dev/null); do
