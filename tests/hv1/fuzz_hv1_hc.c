@@ -29,6 +29,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		{PV_HV1_CALL_FLUSH_VA_LIST_EX, PV_HV1_HC_REP | PV_HV1_HC_VARHDR, 32, 0, 8, 0, dummy,
 		 NULL},
 		{PV_HV1_CALL_NOTIFY_LONG_SPIN, PV_HV1_HC_FAST, 8, 0, 0, 0, dummy, NULL},
+		{PV_HV1_CALL_SEND_IPI, PV_HV1_HC_FAST, 16, 0, 0, 0, dummy, NULL},
+		{PV_HV1_CALL_SEND_IPI_EX, PV_HV1_HC_VARHDR, 24, 0, 0, 0, dummy, NULL},
 	};
 	static uint8_t page[4096];
 	uint64_t control, in_gpa, out_gpa;
@@ -89,6 +91,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (hv1_parse_signal_event(page, lay.input_size, &se) == 0 &&
 		    se.flag_number >= 2048)
 			__builtin_trap();
+		break;
+	}
+	case PV_HV1_CALL_SEND_IPI:
+	case PV_HV1_CALL_SEND_IPI_EX: {
+		struct hv1_send_ipi ipi;
+		if (hv1_parse_send_ipi(d.code, page, lay.input_size, c.varhdr_qwords, &ipi) == 0) {
+			if (ipi.vector < 16 || ipi.vector > 255)
+				__builtin_trap();
+			for (uint32_t vp = 0; vp < 4200; vp += 7)
+				(void)hv1_ipi_targets(&ipi, vp);
+		}
 		break;
 	}
 	default:

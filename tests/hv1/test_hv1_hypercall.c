@@ -447,6 +447,51 @@ static void test_guest_post_and_reply(void **state)
 	fx_fini(&f);
 }
 
+static void test_synthetic_cluster_ipi(void **state)
+{
+	(void)state;
+	struct fx f;
+	struct pv_event ev;
+	assert_int_equal(fx_init(&f, 0, 3, NULL), 0);
+	enable_hypercalls(&f);
+	/* Linux's fast form: RDX = vector (VTL byte 0), R8 = processor mask. */
+	assert_int_equal(hcall(&f, 0, CTL(PV_HV1_CALL_SEND_IPI, 1, 0, 0, 0), 0x60, 0x5), 0);
+	assert_int_equal(pv_mock_inject_count(f.mock, 0), 1);
+	assert_int_equal(pv_mock_inject_count(f.mock, 1), 0);
+	assert_int_equal(pv_mock_inject_count(f.mock, 2), 1);
+	assert_int_equal(pv_mock_inject_get(f.mock, 2, 0, &ev), PV_OK);
+	assert_int_equal(ev.vector, 0x60);
+	/* VPs beyond the partition are ignored. */
+	assert_int_equal(hcall(&f, 0, CTL(PV_HV1_CALL_SEND_IPI, 1, 0, 0, 0), 0x60, 1ull << 40), 0);
+	/* Bad vector, non-zero target VTL. */
+	assert_int_equal(ST(hcall(&f, 0, CTL(PV_HV1_CALL_SEND_IPI, 1, 0, 0, 0), 0x05, 1)),
+			 PV_HV1_STATUS_INVALID_PARAMETER);
+	assert_int_equal(ST(hcall(&f, 0, CTL(PV_HV1_CALL_SEND_IPI, 1, 0, 0, 0), 0x100, 1)),
+			 PV_HV1_STATUS_INVALID_PARAMETER);
+	assert_int_equal(
+		ST(hcall(&f, 0, CTL(PV_HV1_CALL_SEND_IPI, 1, 0, 0, 0), 0x60 | (1ull << 32), 1)),
+		PV_HV1_STATUS_INVALID_PARAMETER);
+	/* Ex form: sparse VP set {bank 0: VP 1} as a one-qword variable header. */
+	uint64_t in[4] = {0x61, 0, 1, 0x2};
+	gmem_write(&f, IN_PAGE, in, sizeof(in));
+	assert_int_equal(hcall(&f, 0, CTL(PV_HV1_CALL_SEND_IPI_EX, 0, 1, 0, 0), IN_PAGE, 0), 0);
+	assert_int_equal(pv_mock_inject_count(f.mock, 1), 1);
+	assert_int_equal(pv_mock_inject_get(f.mock, 1, 0, &ev), PV_OK);
+	assert_int_equal(ev.vector, 0x61);
+	assert_int_equal(pv_mock_inject_count(f.mock, 0), 1);
+	/* Bank count and variable header disagree. */
+	assert_int_equal(ST(hcall(&f, 0, CTL(PV_HV1_CALL_SEND_IPI_EX, 0, 2, 0, 0), IN_PAGE, 0)),
+			 PV_HV1_STATUS_INVALID_PARAMETER);
+	/* Format 1: all VPs. */
+	in[1] = 1;
+	gmem_write(&f, IN_PAGE, in, sizeof(in));
+	assert_int_equal(hcall(&f, 0, CTL(PV_HV1_CALL_SEND_IPI_EX, 0, 0, 0, 0), IN_PAGE, 0), 0);
+	assert_int_equal(pv_mock_inject_count(f.mock, 0), 2);
+	assert_int_equal(pv_mock_inject_count(f.mock, 1), 2);
+	assert_int_equal(pv_mock_inject_count(f.mock, 2), 2);
+	fx_fini(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -456,6 +501,7 @@ int main(void)
 		cmocka_unit_test(test_flush_calls),
 		cmocka_unit_test(test_registered_rep_call_with_output),
 		cmocka_unit_test(test_guest_post_and_reply),
+		cmocka_unit_test(test_synthetic_cluster_ipi),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,7 +11,7 @@
 
 #include "hv1_fixture.h"
 
-#define STREAM 2000u
+#define STREAM 5000u
 #define MSG_SINT 2u
 #define TIMER_SINT 3u
 
@@ -57,8 +57,10 @@ static bool consume(struct fx *f, uint8_t sint, uint32_t *type, uint32_t *word)
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	*type = t;
 	*word = gmem_u32(f, slot + 16);
+	/* Free the slot with a single store, as a guest's LOCK CMPXCHG would
+	 * (type 1 has one non-zero byte; a 4-byte memcpy may store twice). */
 	uint32_t zero = 0;
-	gmem_write(f, slot, &zero, 4);
+	gmem_write(f, slot, &zero, t < 256u ? 1u : 4u);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	uint8_t flags;
 	gmem_read(f, slot + 5, &flags, 1);

@@ -130,8 +130,22 @@ static pv_err_t slot_write(struct hv1_vp *vp, uint8_t sint, const struct hv1_msg
 		err = pv_mem_write(part, PV_ACCESS_PARAVISOR, slot_gpa(vp, sint, 6), m->bytes + 6,
 				   HV1_SLOT_SIZE - 6u);
 	hv1_fence();
-	if (!err)
-		err = pv_mem_write(part, PV_ACCESS_PARAVISOR, slot_gpa(vp, sint, 0), m->bytes, 4);
+	/* Publish the type. The slot is free, so its type bytes are all zero.
+	 * A multi-byte pv_mem_write is not one store (memcpy may store the
+	 * same bytes twice), and a guest clear landing between two such
+	 * stores would resurrect the message. Types below 256 (every
+	 * guest-visible VMBus type) are therefore published with their single
+	 * non-zero byte. Larger (hypervisor) types still take a 4-byte write:
+	 * see the README (needs an atomic accessor from the core). */
+	if (!err) {
+		uint32_t type = hv1_le32(m->bytes);
+		if (type < 256u)
+			err = pv_mem_write(part, PV_ACCESS_PARAVISOR, slot_gpa(vp, sint, 0),
+					   m->bytes, 1);
+		else
+			err = pv_mem_write(part, PV_ACCESS_PARAVISOR, slot_gpa(vp, sint, 0),
+					   m->bytes, 4);
+	}
 	hv1_fence();
 	return err;
 }
