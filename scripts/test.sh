@@ -18,7 +18,7 @@
 # failed test), and the exit status is non-zero if anything failed.
 #
 # usage: bash scripts/test.sh [--lab] [--fuzz] [--no-deps] [--help]
-#   --lab      also run the nested-lab tests (QEMU, about 5 minutes; env PV_TEST_LAB=1)
+#   --lab      also run the nested-lab tests (QEMU under TCG, 10+ minutes; env PV_TEST_LAB=1)
 #   --fuzz     also build with clang -DPV_FUZZ=ON and run the fuzz targets (env PV_TEST_FUZZ=1)
 #   --no-deps  skip scripts/deps.sh
 # environment: PV_JOBS (parallel jobs, default 2)
