@@ -35,6 +35,13 @@
  *   library. Exceptions go in with KVM_SET_VCPU_EVENTS, NMIs with KVM_NMI;
  *   an event given as the completion of an I/O exit (the hypercall OUT
  *   included) is delivered after that instruction retires.
+ * - MMIO emulation mode (pv_kvm_options::emulate_mmio or
+ *   pv_kvm_set_emulate_mmio()): every KVM_EXIT_MMIO is reported as an MMIO
+ *   exit of size 0, so the library's x86 emulator decodes and executes the
+ *   instruction and calls the MMIO handlers; KVM's own pending emulation of
+ *   the access is completed with dummy data and discarded first (see
+ *   ports/kvm/README.md). get_xmm/set_xmm give the emulator XMM0-XMM15
+ *   (KVM_GET_FPU/KVM_SET_FPU).
  * - Stop: a signal (pv_kvm_options::kick_signal, SIGUSR1 by default, whose
  *   process-wide handler the port installs) plus kvm_run::immediate_exit.
  * - Clock: CLOCK_MONOTONIC. Timers: one timer thread per partition.
@@ -73,6 +80,22 @@ struct pv_kvm_options {
 	int kick_signal;
 	/** Device node; NULL selects "/dev/kvm". */
 	const char *device_path;
+	/** Report MMIO exits with size 0 so the library emulates the whole
+	 *  instruction (default false: KVM's decoded access is reported).
+	 *  The default of every partition; see pv_kvm_set_emulate_mmio(). */
+	bool emulate_mmio;
+};
+
+/** @brief Counters of the MMIO emulation mode (pv_kvm_get_emu_stats()). */
+struct pv_kvm_emu_stats {
+	uint64_t reads;       /**< Read exits handed to the library with size 0. */
+	uint64_t writes;      /**< Write exits handed over after rewinding the store. */
+	uint64_t fallbacks;   /**< Write exits reported with KVM's decoded access because
+				   no instruction explained them. */
+	uint64_t flush_exits; /**< Extra KVM exits taken while discarding KVM's own
+				   pending emulation (fragments, read-modify-write halves). */
+	uint64_t refused;     /**< Instructions KVM's emulator refused
+				   (KVM_INTERNAL_ERROR_EMULATION) handed to the library. */
 };
 
 /**
@@ -113,6 +136,26 @@ void pv_kvm_destroy(struct pv_kvm *kvm);
  * @return The operation table, valid until pv_kvm_destroy(); NULL if @p kvm is NULL.
  */
 const struct pv_port_ops *pv_kvm_port_ops(const struct pv_kvm *kvm);
+
+/**
+ * @brief Turn the MMIO emulation mode of a kvm partition on or off.
+ *
+ * Takes effect at the next MMIO exit of each vCPU.
+ * @param part Partition created on a kvm port context.
+ * @param on true: MMIO exits reach the library with size 0 (emulated by
+ *        the library); false: with KVM's decoded access.
+ * @return ::PV_OK; ::PV_EINVAL if @p part is NULL or not a kvm partition.
+ */
+pv_err_t pv_kvm_set_emulate_mmio(struct pv_partition *part, bool on);
+
+/**
+ * @brief Read the MMIO emulation-mode counters of a kvm partition.
+ * @param part Partition created on a kvm port context.
+ * @param out Receives the counters.
+ * @return ::PV_OK; ::PV_EINVAL if an argument is NULL or @p part is not a
+ *         kvm partition.
+ */
+pv_err_t pv_kvm_get_emu_stats(struct pv_partition *part, struct pv_kvm_emu_stats *out);
 
 /**
  * @brief Copy a flat binary image into guest RAM.

@@ -505,3 +505,15 @@ long pv_kvm_merge_cpuid(const struct kvm_cpuid_entry2 *sup, size_t nsup,
 	}
 	return (long)n;
 }
+
+void pv_kvm_xmm_from_fpu(const struct kvm_fpu *fpu, uint8_t xmm[16][16])
+{
+	for (unsigned i = 0; i < 16; i++)
+		memcpy(xmm[i], fpu->xmm[i], 16);
+}
+
+void pv_kvm_xmm_to_fpu(const uint8_t xmm[16][16], struct kvm_fpu *fpu)
+{
+	for (unsigned i = 0; i < 16; i++)
+		memcpy(fpu->xmm[i], xmm[i], 16);
+}

@@ -15,6 +15,7 @@
 #include "paravisor/exit.h"
 #include "paravisor/port.h"
 #include "paravisor/regs.h"
+#include "paravisor/x86emu.h"
 
 /* Result of pv_kvm_xlate_exit(). */
 enum pv_kvm_xlate {
@@ -48,6 +49,8 @@ enum pv_kvm_xlate pv_kvm_xlate_exit(struct kvm_run *run, size_t run_size, uint16
 /*
  * Apply the library's completion in @exit to @run (IN data, MMIO load data,
  * RDMSR value, MSR #GP as msr.error). @todo receives PV_KVM_TODO_* flags.
+ * An MMIO exit of size 0 (emulation mode) is not for this function: the
+ * port completes it itself (nothing is pending in KVM).
  * Returns PV_EINVAL when @exit does not match the exit pending in @run.
  */
 pv_err_t pv_kvm_xlate_complete(struct kvm_run *run, size_t run_size, uint16_t hc_port,
@@ -91,5 +94,31 @@ pv_err_t pv_kvm_build_msr_filter(const struct pv_msr_range *ranges, size_t count
 long pv_kvm_merge_cpuid(const struct kvm_cpuid_entry2 *sup, size_t nsup,
 			const struct pv_cpuid_entry *lib, size_t nlib, uint32_t apic_id,
 			struct kvm_cpuid_entry2 *out, size_t cap);
+
+/* XMM0-XMM15 of struct kvm_fpu <-> the library's 16 x 16 little-endian bytes. */
+void pv_kvm_xmm_from_fpu(const struct kvm_fpu *fpu, uint8_t xmm[16][16]);
+/* Updates @fpu in place: only the XMM registers change. */
+void pv_kvm_xmm_to_fpu(const uint8_t xmm[16][16], struct kvm_fpu *fpu);
+
+/* Reads guest RAM by GPA; any other address (MMIO, unbacked) fails. */
+typedef pv_err_t (*pv_kvm_ram_read_fn)(void *ctx, uint64_t gpa, void *buf, unsigned len);
+
+/*
+ * Emulation mode, write exits (kvm_rewind.c). KVM reports an MMIO store
+ * only after it retired the instruction: RIP is past it and string
+ * registers have stepped. Given that state (@post, with segments and
+ * control registers) and the reported write (@gpa, @len <= 8 bytes of
+ * @data), find the instruction: the shortest one ending at RIP (or, for a
+ * REP string store KVM has not finished, the one at RIP) whose trial
+ * execution from the rewound state makes exactly this first write and
+ * ends in @post's registers. Guest RAM is read through @read_ram; nothing
+ * is written. On PV_OK, @pre is the state before the instruction (RIP on
+ * it, RCX/RSI/RDI of a string store rewound by one element). PV_ENOENT
+ * when no instruction explains the write (push to MMIO, an instruction the
+ * library does not decode, ...), PV_EINVAL for bad arguments.
+ */
+pv_err_t pv_kvm_rewind_store(const struct pv_x86emu_state *post, uint64_t gpa, unsigned len,
+			     const uint8_t *data, pv_kvm_ram_read_fn read_ram, void *ctx,
+			     struct pv_x86emu_state *pre);
 
 #endif /* PV_PORTS_KVM_EXIT_H */

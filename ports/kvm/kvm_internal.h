@@ -19,6 +19,7 @@ struct pv_kvm {
 	int sys_fd;
 	bool irqchip;
 	bool pit;
+	bool emulate_mmio; /* default of new partitions */
 	uint16_t hc_port;
 	int kick_signal;
 	size_t run_size;
@@ -54,6 +55,11 @@ struct pv_kvm_part {
 	struct pv_kvm_slot slots[PV_MAX_MEM_RANGES];
 	uint8_t (*msr_bitmaps)[KVM_MSR_FILTER_MAX_BITMAP_SIZE];
 	struct pv_kvm_timers timers;
+
+	/* Emulation mode (kvm_emulate.c). */
+	atomic_bool emulate_mmio;
+	atomic_ullong emu_reads, emu_writes, emu_fallbacks, emu_flush_exits, emu_refused;
+	struct pv_kvm_part *live_next; /* registry of live partitions */
 };
 
 #define PV_KVM_PEND_EXC (1u << 0)
@@ -86,6 +92,7 @@ struct pv_kvm_vcpu {
 	bool exc_queued;
 
 	struct kvm_cpuid2 *cpuid; /* scratch for KVM_SET_CPUID2 */
+	bool emu_pending;         /* the last exit was a size-0 MMIO exit */
 };
 
 /* Timers (kvm_timer.c). */
@@ -96,5 +103,12 @@ pv_err_t pv_kvm_timer_create(void *pdata, pv_port_timer_fn fn, void *ctx, void *
 pv_err_t pv_kvm_timer_arm(void *pdata, void *timer, uint64_t deadline_ns);
 void pv_kvm_timer_cancel(void *pdata, void *timer);
 void pv_kvm_timer_destroy(void *pdata, void *timer);
+
+/* Emulation mode and XMM access (kvm_emulate.c). */
+void pv_kvm_live_add(struct pv_kvm_part *p);
+void pv_kvm_live_remove(struct pv_kvm_part *p);
+pv_err_t pv_kvm_emulate_exit(struct pv_kvm_vcpu *v, struct pv_exit *exit);
+pv_err_t pv_kvm_get_xmm(void *vdata, uint8_t xmm[16][16]);
+pv_err_t pv_kvm_set_xmm(void *vdata, const uint8_t xmm[16][16]);
 
 #endif /* PV_PORTS_KVM_INTERNAL_H */

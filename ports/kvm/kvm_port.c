@@ -164,6 +164,7 @@ pv_err_t pv_kvm_create(const struct pv_kvm_options *opts, struct pv_kvm **out)
 	}
 	k->irqchip = o.irqchip;
 	k->pit = o.pit;
+	k->emulate_mmio = o.emulate_mmio;
 	k->hc_port = o.hypercall_port;
 	k->kick_signal = o.kick_signal;
 	k->ops = kvm_ops_template;
@@ -284,8 +285,16 @@ static pv_err_t kvm_partition_create(void *port_ctx, struct pv_partition *part,
 	err = apply_msr_filter(p, NULL, 0);
 	if (err)
 		goto fail;
-	pv_log(part, PV_LOG_INFO, "kvm", "VM created (irqchip %s, hypercall port 0x%x)",
-	       k->irqchip ? "on" : "off", k->hc_port);
+	atomic_init(&p->emulate_mmio, k->emulate_mmio);
+	atomic_init(&p->emu_reads, 0);
+	atomic_init(&p->emu_writes, 0);
+	atomic_init(&p->emu_fallbacks, 0);
+	atomic_init(&p->emu_flush_exits, 0);
+	atomic_init(&p->emu_refused, 0);
+	pv_kvm_live_add(p);
+	pv_log(part, PV_LOG_INFO, "kvm",
+	       "VM created (irqchip %s, hypercall port 0x%x, MMIO emulation %s)",
+	       k->irqchip ? "on" : "off", k->hc_port, k->emulate_mmio ? "on" : "off");
 	*pdata = p;
 	return PV_OK;
 fail:
@@ -303,6 +312,7 @@ static void kvm_partition_destroy(void *pdata)
 	struct pv_kvm_part *p = pdata;
 	if (!p)
 		return;
+	pv_kvm_live_remove(p);
 	pv_kvm_timers_fini(&p->timers);
 	close(p->vm_fd);
 	for (size_t i = 0; i < PV_MAX_MEM_RANGES; i++)
@@ -626,6 +636,7 @@ static pv_err_t kvm_vcpu_run(void *vdata, struct pv_exit *exit)
 {
 	struct pv_kvm_vcpu *v = vdata;
 	struct kvm_run *run = v->run;
+	v->emu_pending = false;
 	for (;;) {
 		if (atomic_load_explicit(&v->stop_req, memory_order_relaxed) &&
 		    atomic_exchange(&v->stop_req, false)) {
@@ -660,6 +671,11 @@ static pv_err_t kvm_vcpu_run(void *vdata, struct pv_exit *exit)
 		case PV_KVM_XLATE_EXIT:
 			if (exit->kind == PV_EXIT_HLT && halt_wakes_now(v))
 				continue; /* an event is queued: HLT ends at once */
+			if ((exit->kind == PV_EXIT_MMIO ||
+			     (exit->kind == PV_EXIT_INTERNAL_ERROR &&
+			      exit->u.error.code == KVM_INTERNAL_ERROR_EMULATION)) &&
+			    atomic_load_explicit(&v->p->emulate_mmio, memory_order_relaxed))
+				return pv_kvm_emulate_exit(v, exit); /* size 0, see kvm_emulate.c */
 			return PV_OK;
 		case PV_KVM_XLATE_REENTER:
 			continue;
@@ -679,7 +695,24 @@ static pv_err_t kvm_vcpu_complete(void *vdata, const struct pv_exit *exit)
 {
 	struct pv_kvm_vcpu *v = vdata;
 	unsigned todo;
-	pv_err_t err = pv_kvm_xlate_complete(v->run, v->run_size, v->hc_port, exit, &todo);
+	bool emulated = v->emu_pending;
+	v->emu_pending = false;
+	pv_err_t err;
+	if (exit->kind == PV_EXIT_MMIO && (exit->u.mmio.size == 0 || emulated)) {
+		/* Emulated by the library, which wrote the registers, or a
+		 * write KVM already completed: KVM has nothing pending
+		 * (kvm_emulate.c). Only an event remains. */
+		if (!emulated) {
+			pv_log(v->p->part, PV_LOG_ERROR, "kvm",
+			       "vCPU %u: size-0 MMIO completion without an emulated exit",
+			       v->index);
+			return PV_EINVAL;
+		}
+		todo = exit->inject.kind != PV_EVENT_NONE ? PV_KVM_TODO_INJECT : 0;
+		err = PV_OK;
+	} else {
+		err = pv_kvm_xlate_complete(v->run, v->run_size, v->hc_port, exit, &todo);
+	}
 	if (err) {
 		pv_log(v->p->part, PV_LOG_ERROR, "kvm",
 		       "vCPU %u: completion of a %s exit does not match KVM exit %u", v->index,
@@ -949,4 +982,6 @@ static const struct pv_port_ops kvm_ops_template = {
 	.irq_line = kvm_irq_line,
 	.msi = kvm_msi,
 	.isolation_op = NULL,
+	.get_xmm = pv_kvm_get_xmm,
+	.set_xmm = pv_kvm_set_xmm,
 };
