@@ -6,6 +6,7 @@
 
 #include <cmocka.h>
 
+#include "core/internal.h" /* pv_mem_cmpxchg: the emulator's LOCKed accesses */
 #include "core_test.h"
 
 #define TOP 0xFFFFFFFFFFFFE000ull
@@ -340,6 +341,76 @@ static void test_lookup(void **state)
 	assert_int_equal(pv_mem_lookup(e->part, pv_gpa(TOP - 1), &r), PV_ENOENT);
 }
 
+static void test_cmpxchg(void **state)
+{
+	struct ct_env *e = *state;
+	bool swapped = false;
+	/* aligned sizes use host atomics: success then failure with the current value */
+	static const unsigned lens[] = {1, 2, 4, 8};
+	for (size_t i = 0; i < 4; i++) {
+		unsigned len = lens[i];
+		uint64_t gpa = 0x6000 + 0x40 * i;
+		uint64_t init = 0x1122334455667788ull, want = init, des = 0xA5A5A5A5A5A5A5A5ull;
+		memcpy(host(e, gpa, 8), &init, 8);
+		assert_int_equal(pv_mem_cmpxchg(e->part, PV_ACCESS_VTL0, pv_gpa(gpa), len, &want,
+						&des, &swapped),
+				 PV_OK);
+		assert_true(swapped);
+		assert_memory_equal(host(e, gpa, len), &des, len);
+		uint64_t stale = init;
+		assert_int_equal(pv_mem_cmpxchg(e->part, PV_ACCESS_VTL0, pv_gpa(gpa), len, &stale,
+						&init, &swapped),
+				 PV_OK);
+		assert_false(swapped);
+		assert_memory_equal(&stale, &des, len); /* expected receives the current value */
+	}
+	/* 16 bytes and misaligned, also across the two adjacent RAM ranges */
+	uint8_t cur[16], exp[16], des[16];
+	for (int i = 0; i < 16; i++) {
+		cur[i] = (uint8_t)i;
+		des[i] = (uint8_t)(0xF0 + i);
+	}
+	assert_int_equal(pv_mem_write(e->part, PARA, pv_gpa(0xFFF9), cur, 16), PV_OK);
+	memcpy(exp, cur, 16);
+	assert_int_equal(
+		pv_mem_cmpxchg(e->part, PV_ACCESS_VTL1, pv_gpa(0xFFF9), 16, exp, des, &swapped),
+		PV_OK);
+	assert_true(swapped);
+	assert_memory_equal(host(e, 0xFFF9, 7), des, 7);
+	assert_memory_equal(host(e, 0x10000, 9), des + 7, 9);
+	memcpy(exp, cur, 16);
+	assert_int_equal(
+		pv_mem_cmpxchg(e->part, PV_ACCESS_VTL1, pv_gpa(0xFFF9), 16, exp, cur, &swapped),
+		PV_OK);
+	assert_false(swapped);
+	assert_memory_equal(exp, des, 16);
+	uint32_t e4 = 0, d4 = 1;
+	assert_int_equal(pv_mem_cmpxchg(e->part, PARA, pv_gpa(0x6003), 4, &e4, &d4, &swapped),
+			 PV_OK);
+	/* refusals: bad arguments, not RAM, no permission */
+	assert_int_equal(pv_mem_cmpxchg(e->part, PARA, pv_gpa(0x6000), 0, &e4, &d4, &swapped),
+			 PV_EINVAL);
+	assert_int_equal(pv_mem_cmpxchg(e->part, PARA, pv_gpa(0x6000), 17, exp, des, &swapped),
+			 PV_EINVAL);
+	assert_int_equal(pv_mem_cmpxchg(e->part, PARA, pv_gpa(0x6000), 4, NULL, &d4, &swapped),
+			 PV_EINVAL);
+	assert_int_equal(
+		pv_mem_cmpxchg(e->part, PV_ACCESS_VTL2, pv_gpa(0x6000), 4, &e4, &d4, &swapped),
+		PV_EINVAL);
+	assert_int_equal(pv_mem_cmpxchg(e->part, PARA, pv_gpa(0x30000), 4, &e4, &d4, &swapped),
+			 PV_EFAULT);
+	assert_int_equal(
+		pv_mem_cmpxchg(e->part, PARA, pv_gpa(UINT64_MAX - 1), 4, &e4, &d4, &swapped),
+		PV_ERANGE);
+	assert_int_equal(pv_mem_set_perm(e->part, 0, pv_gpa(0x6000), 1, PV_PERM_READ), PV_OK);
+	assert_int_equal(
+		pv_mem_cmpxchg(e->part, PV_ACCESS_VTL0, pv_gpa(0x6000), 4, &e4, &d4, &swapped),
+		PV_EACCES);
+	assert_int_equal(
+		pv_mem_cmpxchg(e->part, PV_ACCESS_HOST, pv_gpa(0x6100), 4, &e4, &d4, &swapped),
+		PV_EACCES);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -352,6 +423,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_vtl_permissions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copy_overlap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lookup, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cmpxchg, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
