@@ -61,6 +61,7 @@ struct pv_hv1;
 #define PV_HV1_REC_REMOTE_FLUSH (1u << 2)        /**< Use hypercalls for remote TLB flushes. */
 #define PV_HV1_REC_APIC_MSRS (1u << 3)           /**< Use the EOI/ICR/TPR MSRs. */
 #define PV_HV1_REC_DEPRECATE_AEOI (1u << 9)      /**< Do not use SINT auto-EOI. */
+#define PV_HV1_REC_CLUSTER_IPI (1u << 10)        /**< Use HvSendSyntheticClusterIpi. */
 #define PV_HV1_REC_EX_PROCESSOR_MASKS (1u << 11) /**< Use the *Ex* (VP set) hypercalls. */
 /** @} */
 
@@ -84,8 +85,10 @@ struct pv_hv1;
 #define PV_HV1_CALL_FLUSH_VA_SPACE 0x0002u    /**< HvFlushVirtualAddressSpace. */
 #define PV_HV1_CALL_FLUSH_VA_LIST 0x0003u     /**< HvFlushVirtualAddressList (rep). */
 #define PV_HV1_CALL_NOTIFY_LONG_SPIN 0x0008u  /**< HvNotifyLongSpinWait. */
+#define PV_HV1_CALL_SEND_IPI 0x000Bu          /**< HvSendSyntheticClusterIpi. */
 #define PV_HV1_CALL_FLUSH_VA_SPACE_EX 0x0013u /**< HvFlushVirtualAddressSpaceEx (var header). */
 #define PV_HV1_CALL_FLUSH_VA_LIST_EX 0x0014u  /**< HvFlushVirtualAddressListEx (rep, var header). */
+#define PV_HV1_CALL_SEND_IPI_EX 0x0015u       /**< HvSendSyntheticClusterIpiEx (var header). */
 #define PV_HV1_CALL_POST_MESSAGE 0x005Cu      /**< HvPostMessage. */
 #define PV_HV1_CALL_SIGNAL_EVENT 0x005Du      /**< HvSignalEvent. */
 /** @} */
@@ -209,7 +212,7 @@ void pv_hv1_config_default(struct pv_partition *part, struct pv_hv1_config *cfg)
  * for 0x40000000-0x400000FF with pv_msr_register(), and the
  * ::PV_FILTER_HV1 exit filter that handles ::PV_EXIT_HYPERCALL exits.
  * Registers the built-in hypercalls (post message, signal event, the four
- * flush calls, long spin wait).
+ * flush calls, long spin wait, synthetic cluster IPI and its Ex form).
  *
  * CPUID.1:ECX[31] (hypervisor present) belongs to whoever owns leaf 1: if
  * leaf 1 is already in the table the bit is set here; an owner that sets
