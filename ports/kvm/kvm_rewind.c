@@ -90,6 +90,26 @@ static void fetch_window(const struct pv_x86emu_state *st, struct trial *t, uint
 	}
 }
 
+static bool is_prefix(uint8_t b, enum pv_x86_mode mode)
+{
+	switch (b) {
+	case 0x26:
+	case 0x2e:
+	case 0x36:
+	case 0x3e:
+	case 0x64:
+	case 0x65:
+	case 0x66:
+	case 0x67:
+	case 0xf0:
+	case 0xf2:
+	case 0xf3:
+		return true;
+	default:
+		return mode == PV_X86_MODE_64 && (b & 0xf0) == 0x40; /* REX */
+	}
+}
+
 static bool is_string_store(const struct pv_x86_insn *in)
 {
 	return in->op == PV_X86_OP_MOVS || in->op == PV_X86_OP_STOS;
@@ -221,14 +241,24 @@ pv_err_t pv_kvm_rewind_store(const struct pv_x86emu_state *post, uint64_t gpa, u
 		avail++;
 	if (avail && try_candidate(post, buf + BACK, avail, 0, gpa, len, data, &t, pre))
 		return PV_OK;
-	/* Otherwise the shortest instruction that ends at RIP and explains the write. */
+	/* Otherwise the shortest instruction that ends at RIP and explains the
+	 * write, extended over the prefix bytes before it that still explain it
+	 * (a REP whose last iteration this was, a segment override...). */
 	for (unsigned back = 1; back <= back_max; back++) {
 		bool ok = true;
 		for (unsigned i = BACK - back; i < BACK; i++)
 			ok = ok && valid[i];
-		if (ok &&
-		    try_candidate(post, buf + BACK - back, back, back, gpa, len, data, &t, pre))
-			return PV_OK;
+		if (!ok ||
+		    !try_candidate(post, buf + BACK - back, back, back, gpa, len, data, &t, pre))
+			continue;
+		struct pv_x86emu_state longer;
+		for (unsigned b = back + 1; b <= back_max && valid[BACK - b] &&
+					    is_prefix(buf[BACK - b], pv_x86emu_mode(post));
+		     b++) {
+			if (try_candidate(post, buf + BACK - b, b, b, gpa, len, data, &t, &longer))
+				*pre = longer;
+		}
+		return PV_OK;
 	}
 	return PV_ENOENT;
 }
