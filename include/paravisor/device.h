@@ -97,6 +97,9 @@ void pv_timer_cancel(struct pv_timer *timer);
 
 /**
  * @brief Destroy a timer (cancelling it first). NULL is ignored.
+ *
+ * Timers still alive when pv_partition_destroy() runs are destroyed by it;
+ * their handles are invalid afterwards.
  * @param timer Timer.
  */
 void pv_timer_destroy(struct pv_timer *timer);

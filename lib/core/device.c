@@ -8,6 +8,7 @@
 #include "util.h"
 
 struct pv_timer {
+	struct pv_timer *next; /* in the partition's list of live timers */
 	struct pv_partition *part;
 	void *port_timer;
 	pv_timer_fn fn;
@@ -90,6 +91,10 @@ pv_err_t pv_timer_create(struct pv_partition *part, pv_timer_fn fn, void *ctx,
 		pv_free(part, t);
 		return err;
 	}
+	pv_lock(part, part->reg_lock);
+	t->next = part->timers;
+	part->timers = t;
+	pv_unlock(part, part->reg_lock);
 	*out = t;
 	return PV_OK;
 }
@@ -112,6 +117,26 @@ void pv_timer_destroy(struct pv_timer *timer)
 	if (!timer)
 		return;
 	struct pv_partition *part = timer->part;
+	pv_lock(part, part->reg_lock);
+	for (struct pv_timer **pp = &part->timers; *pp; pp = &(*pp)->next) {
+		if (*pp == timer) {
+			*pp = timer->next;
+			break;
+		}
+	}
+	pv_unlock(part, part->reg_lock);
 	part->port->timer_destroy(part->port_data, timer->port_timer);
 	pv_free(part, timer);
+}
+
+/* Timers the embedder did not destroy die with the partition, before the
+ * port's state they live in. */
+void pv_timers_destroy_all(struct pv_partition *part)
+{
+	while (part->timers) {
+		struct pv_timer *t = part->timers;
+		part->timers = t->next;
+		part->port->timer_destroy(part->port_data, t->port_timer);
+		pv_free(part, t);
+	}
 }

@@ -13,25 +13,38 @@
 
 const struct pv_range_entry *pv_range_find(const struct pv_range_table *t, uint64_t key)
 {
-	if (!t)
+	if (!t || t->count == 0)
 		return NULL;
-	uint32_t lo = 0, hi = t->count;
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		const struct pv_range_entry *e = &t->entries[mid];
-		if (key < e->first)
-			hi = mid;
-		else if (key > e->last)
-			lo = mid + 1;
-		else
-			return e;
+	/* Branchless lower bound: the first entry whose last address >= key. */
+	const uint64_t *k = t->last_keys;
+	uint32_t base = 0, n = t->count;
+	while (n > 1) {
+		uint32_t half = n / 2;
+		base = k[base + half] < key ? base + half : base;
+		n -= half;
 	}
-	return NULL;
+	base += k[base] < key;
+	if (base == t->count || t->entries[base].first > key)
+		return NULL;
+	return &t->entries[base];
 }
 
 static struct pv_range_table *table_alloc(struct pv_partition *part, uint32_t count)
 {
-	return pv_alloc(part, sizeof(struct pv_range_table) + count * sizeof(struct pv_range_entry));
+	struct pv_range_table *t =
+		pv_alloc(part, sizeof(struct pv_range_table) +
+				       count * (sizeof(struct pv_range_entry) + sizeof(uint64_t)));
+	if (t) {
+		t->count = count;
+		t->last_keys = (uint64_t *)(void *)&t->entries[count];
+	}
+	return t;
+}
+
+static void table_index(struct pv_range_table *t)
+{
+	for (uint32_t i = 0; i < t->count; i++)
+		t->last_keys[i] = t->entries[i].last;
 }
 
 /* Publish @next as the current table of @set; the old one is retired. */
@@ -59,13 +72,13 @@ static pv_err_t table_insert(struct pv_partition *part, struct pv_range_set *set
 	struct pv_range_table *next = table_alloc(part, n + 1);
 	if (!next)
 		return PV_ENOMEM;
-	next->count = n + 1;
 	if (pos)
 		pv_memcpy(next->entries, cur->entries, pos * sizeof(next->entries[0]));
 	next->entries[pos] = (struct pv_range_entry){first, last, fn, ctx};
 	if (n > pos)
 		pv_memcpy(&next->entries[pos + 1], &cur->entries[pos],
 			  (n - pos) * sizeof(next->entries[0]));
+	table_index(next);
 	table_publish(set, next);
 	return PV_OK;
 }
@@ -82,10 +95,10 @@ static pv_err_t table_remove(struct pv_partition *part, struct pv_range_set *set
 	struct pv_range_table *next = table_alloc(part, n - 1);
 	if (!next)
 		return PV_ENOMEM;
-	next->count = n - 1;
 	pv_memcpy(next->entries, cur->entries, pos * sizeof(next->entries[0]));
 	pv_memcpy(&next->entries[pos], &cur->entries[pos + 1],
 		  (n - pos - 1) * sizeof(next->entries[0]));
+	table_index(next);
 	table_publish(set, next);
 	return PV_OK;
 }
@@ -390,7 +403,7 @@ static void cpuid_patch(const struct pv_vcpu *vcpu, struct pv_cpuid_entry *e)
 pv_err_t pv_cpuid_push(struct pv_vcpu *vcpu)
 {
 	struct pv_partition *part = vcpu->part;
-	if ((part->port->caps & PV_PORT_CAP_CPUID_EXITS) || !part->port->cpuid_update)
+	if (!part->cpuid_pushed_by_library)
 		return PV_OK;
 	uint64_t gen = pv_atomic_load_acquire(&part->cpuid_gen);
 	if (gen == vcpu->cpuid_gen_seen)
@@ -417,22 +430,19 @@ pv_err_t pv_cpuid_push(struct pv_vcpu *vcpu)
 
 /* ---- dispatch -------------------------------------------------------- */
 
-static uint32_t width_mask(uint8_t size)
-{
-	return size >= 4 ? 0xFFFFFFFFu : (1u << (size * 8u)) - 1u;
-}
+/* Valid I/O widths map to their data mask; invalid ones to 0. */
+static const uint32_t io_width_mask[8] = {0, 0xFFu, 0xFFFFu, 0, 0xFFFFFFFFu, 0, 0, 0};
 
 static void dispatch_io(struct pv_vcpu *vcpu, struct pv_exit_io *io)
 {
 	struct pv_stats *st = &vcpu->stats;
-	if ((io->size != 1 && io->size != 2 && io->size != 4) || io->count == 0 ||
-	    (io->count > 1 && !io->rep_data)) {
+	uint32_t mask = io->size < 8 ? io_width_mask[io->size] : 0;
+	if (!mask || io->count == 0 || (io->count > 1 && !io->rep_data)) {
 		pv_counter_inc(&st->bad_exits);
 		return;
 	}
 	const struct pv_range_entry *e =
 		pv_range_find(pv_atomic_load_acquire(&vcpu->part->io.current), io->port);
-	uint32_t mask = width_mask(io->size);
 	if (!e) {
 		pv_counter_inc(io->is_write ? &st->io_unhandled_writes : &st->io_unhandled_reads);
 		if (!io->is_write) {

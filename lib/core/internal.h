@@ -42,6 +42,9 @@ struct pv_range_entry {
 struct pv_range_table {
 	struct pv_range_table *retired_next;
 	uint32_t count;
+	/* entries[i].last, packed (it follows entries[] in the same block) so
+	 * the lookup's branchless binary search touches few cache lines. */
+	uint64_t *last_keys;
 	struct pv_range_entry entries[];
 };
 
@@ -93,12 +96,14 @@ struct pv_partition {
 	struct pv_range_set msr;
 	struct pv_cpuid_table *cpuid;         /* published snapshot */
 	struct pv_cpuid_table *cpuid_retired;
-	uint64_t cpuid_gen;                   /* bumped on every change */
+	uint64_t cpuid_gen;                   /* bumped on every change; starts at 1 */
+	bool cpuid_pushed_by_library;         /* the port needs cpuid_update calls */
 	struct pv_filter filters[PV_FILTER_STAGE_COUNT];
 
 	pv_irq_router_fn irq_router;
 	void *irq_router_ctx;
 	void *cmpxchg_lock; /* fallback for compare-exchanges the CPU cannot do atomically */
+	struct pv_timer *timers; /* live timers, destroyed with the partition */
 };
 
 /* memory.c */
@@ -108,6 +113,9 @@ pv_err_t pv_mem_cmpxchg(struct pv_partition *part, enum pv_accessor who, pv_gpa_
 
 /* mmio_emulate.c */
 void pv_mmio_emulate(struct pv_vcpu *vcpu, struct pv_exit *exit);
+
+/* device.c */
+void pv_timers_destroy_all(struct pv_partition *part);
 
 /* dispatch.c */
 void pv_dispatch_free_tables(struct pv_partition *part);

@@ -184,9 +184,10 @@ void pv_mmio_emulate(struct pv_vcpu *vcpu, struct pv_exit *exit)
 	if (!err)
 		err = pv_x86emu_execute(&st, &insn, &emu_ops, &ctx, &fault);
 	if (!err) {
-		if (port->set_regs(vcpu->port_data, &st.regs))
-			goto port_failed;
+		/* XMM first: if it fails, RIP has not moved and the fault is precise. */
 		if (uses_xmm(&insn) && port->set_xmm(vcpu->port_data, (const uint8_t(*)[16])st.xmm))
+			goto port_failed;
+		if (port->set_regs(vcpu->port_data, &st.regs))
 			goto port_failed;
 		pv_counter_inc(&vcpu->stats.mmio_emulated);
 		return;

@@ -128,6 +128,10 @@ pv_err_t pv_partition_create(const struct pv_partition_config *cfg, struct pv_pa
 	part->vcpu_count = cfg->vcpu_count;
 	part->vtl_count = cfg->vtl_count;
 	part->isolation = cfg->isolation;
+	/* Generation 1 != every vCPU's 0: the first run pushes even an empty table. */
+	part->cpuid_gen = 1;
+	part->cpuid_pushed_by_library =
+		!(cfg->port->caps & PV_PORT_CAP_CPUID_EXITS) && cfg->port->cpuid_update;
 
 	pv_err_t err = load_memory_map(part, cfg);
 	if (err)
@@ -162,6 +166,7 @@ void pv_partition_destroy(struct pv_partition *part)
 	if (!part)
 		return;
 	const struct pv_platform *pf = part->platform;
+	pv_timers_destroy_all(part);
 	if (part->vcpus) {
 		for (uint32_t i = 0; i < part->vcpu_count; i++) {
 			struct pv_vcpu *v = &part->vcpus[i];

@@ -12,10 +12,16 @@ pv_err_t pv_vcpu_run_once(struct pv_vcpu *vcpu, struct pv_exit *exit)
 {
 	if (!vcpu || !exit)
 		return PV_EINVAL;
-	const struct pv_port_ops *port = vcpu->part->port;
-	pv_err_t err = pv_cpuid_push(vcpu);
-	if (err)
-		return err;
+	struct pv_partition *part = vcpu->part;
+	const struct pv_port_ops *port = part->port;
+	pv_err_t err;
+	/* Cheap inline test first: most exits find the table unchanged. */
+	if (part->cpuid_pushed_by_library &&
+	    pv_atomic_load_relaxed(&part->cpuid_gen) != vcpu->cpuid_gen_seen) {
+		err = pv_cpuid_push(vcpu);
+		if (err)
+			return err;
+	}
 	exit->kind = PV_EXIT_NONE;
 	exit->inject.kind = PV_EVENT_NONE;
 	err = port->vcpu_run(vcpu->port_data, exit);

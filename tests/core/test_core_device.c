@@ -189,6 +189,22 @@ static void test_timers(void **state)
 	ct_close(&e);
 }
 
+/* Timers the embedder forgot are destroyed with the partition (ct_close
+ * asserts no live mock timer and no leaked allocation remains). */
+static void test_timers_die_with_partition(void **state)
+{
+	(void)state;
+	struct ct_env e;
+	ct_open(&e, PV_PORT_CAP_TIMERS, 1);
+	struct pv_timer *t[2];
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pv_timer_create(e.part, on_timer, NULL, &t[i]), PV_OK);
+	assert_int_equal(pv_timer_arm(t[0], 1000000), PV_OK);
+	pv_timer_destroy(t[1]); /* destroying one leaves the other on the list */
+	assert_int_equal(pv_mock_live_timers(e.mock), 1);
+	ct_close(&e);
+}
+
 static void test_timers_need_all_ops(void **state)
 {
 	(void)state;
@@ -218,6 +234,7 @@ int main(void)
 		cmocka_unit_test(test_irq_with_irqchip),
 		cmocka_unit_test(test_clock),
 		cmocka_unit_test(test_timers),
+		cmocka_unit_test(test_timers_die_with_partition),
 		cmocka_unit_test(test_timers_need_all_ops),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

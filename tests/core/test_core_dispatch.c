@@ -959,11 +959,8 @@ static void test_mmio_sse_with_port_xmm(void **state)
 	ct_close(&e);
 }
 
-/* KNOWN BUG (lib/core/mmio_emulate.c, pv_mmio_emulate): registers are written
- * back with set_regs before set_xmm; when set_xmm then fails, RIP has already
- * moved past the SSE load while XMM keeps its old value, and #GP is injected
- * on the next instruction. Expected: RIP unchanged (the fault is taken on the
- * load). Not in the main list until fixed; PV_CORE_KNOWN_BUGS=1 runs it. */
+/* Regression: XMM is written back before the GPRs, so a failing set_xmm
+ * leaves RIP on the SSE load and the fault is taken there. */
 static void test_mmio_sse_set_xmm_failure_keeps_rip(void **state)
 {
 	(void)state;
@@ -1008,12 +1005,7 @@ int main(void)
 		cmocka_unit_test_setup(test_msr_filter_refused_twice, reset_seen),
 		cmocka_unit_test_setup(test_register_while_running, reset_seen),
 		cmocka_unit_test_setup(test_mmio_sse_with_port_xmm, reset_seen),
-	};
-	const struct CMUnitTest known_bugs[] = {
 		cmocka_unit_test_setup(test_mmio_sse_set_xmm_failure_keeps_rip, reset_seen),
 	};
-	const char *kb = getenv("PV_CORE_KNOWN_BUGS");
-	if (kb && kb[0] == '1')
-		return cmocka_run_group_tests_name("known_bugs", known_bugs, NULL, NULL);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
