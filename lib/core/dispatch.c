@@ -11,24 +11,6 @@
 
 /* ---- range tables ---------------------------------------------------- */
 
-const struct pv_range_entry *pv_range_find(const struct pv_range_table *t, uint64_t key)
-{
-	if (!t || t->count == 0)
-		return NULL;
-	/* Branchless lower bound: the first entry whose last address >= key. */
-	const uint64_t *k = t->last_keys;
-	uint32_t base = 0, n = t->count;
-	while (n > 1) {
-		uint32_t half = n / 2;
-		base = k[base + half] < key ? base + half : base;
-		n -= half;
-	}
-	base += k[base] < key;
-	if (base == t->count || t->entries[base].first > key)
-		return NULL;
-	return &t->entries[base];
-}
-
 static struct pv_range_table *table_alloc(struct pv_partition *part, uint32_t count)
 {
 	struct pv_range_table *t =

@@ -120,6 +120,24 @@ void pv_timers_destroy_all(struct pv_partition *part);
 /* dispatch.c */
 void pv_dispatch_free_tables(struct pv_partition *part);
 pv_err_t pv_cpuid_push(struct pv_vcpu *vcpu);
-const struct pv_range_entry *pv_range_find(const struct pv_range_table *t, uint64_t key);
+
+/* Hot path of every I/O, MMIO and MSR exit: inlined into the dispatcher. */
+static inline const struct pv_range_entry *pv_range_find(const struct pv_range_table *t, uint64_t key)
+{
+	if (!t || t->count == 0)
+		return NULL;
+	/* Branchless lower bound: the first entry whose last address >= key. */
+	const uint64_t *k = t->last_keys;
+	uint32_t base = 0, n = t->count;
+	while (n > 1) {
+		uint32_t half = n / 2;
+		base = k[base + half] < key ? base + half : base;
+		n -= half;
+	}
+	base += k[base] < key;
+	if (base == t->count || t->entries[base].first > key)
+		return NULL;
+	return &t->entries[base];
+}
 
 #endif /* PV_CORE_INTERNAL_H */
