@@ -162,6 +162,39 @@ pv_err_t pv_mem_get_page(struct pv_partition *part, pv_gpa_t gpa, enum pv_page_v
  */
 pv_err_t pv_mem_lookup(struct pv_partition *part, pv_gpa_t gpa, struct pv_mem_range *out);
 
+/**
+ * @brief Atomically compare and exchange bytes of guest RAM.
+ *
+ * Naturally aligned 1, 2, 4 and 8-byte operands use the host CPU's atomic
+ * compare-exchange on the backing memory, so they are atomic against the
+ * guest's vCPUs (use it to publish a value the guest may clear
+ * concurrently). 16-byte and misaligned operands are serialized only against
+ * other calls of this function.
+ * @param part Partition.
+ * @param who Accessor whose checks apply (read and write permission).
+ * @param gpa First byte.
+ * @param len 1 .. 16 bytes.
+ * @param expected In: the expected bytes; out: the current bytes when the
+ *        comparison failed.
+ * @param desired Bytes stored when the comparison succeeds.
+ * @param swapped Out: whether the exchange happened.
+ * @return ::PV_OK, or the error pv_mem_write() would return; ::PV_EINVAL
+ *         for a bad length or NULL pointers.
+ */
+pv_err_t pv_mem_cmpxchg(struct pv_partition *part, enum pv_accessor who, pv_gpa_t gpa,
+			unsigned len, void *expected, const void *desired, bool *swapped);
+
+/**
+ * @brief List the partition's memory map, sorted by address.
+ * @param part Partition.
+ * @param out Array receiving up to @p max ranges (may be NULL when @p max is 0).
+ * @param max Capacity of @p out.
+ * @param count Out: the number of ranges in the map (may exceed @p max).
+ * @return ::PV_OK, or ::PV_EINVAL for NULL @p part / @p count.
+ */
+pv_err_t pv_mem_ranges(struct pv_partition *part, struct pv_mem_range *out, size_t max,
+		       size_t *count);
+
 #ifdef __cplusplus
 }
 #endif

@@ -108,8 +108,6 @@ struct pv_partition {
 
 /* memory.c */
 const struct pv_mem_slot *pv_mem_find_slot(const struct pv_partition *part, uint64_t gpa);
-pv_err_t pv_mem_cmpxchg(struct pv_partition *part, enum pv_accessor who, pv_gpa_t gpa,
-			unsigned len, void *expected, const void *desired, bool *swapped);
 
 /* mmio_emulate.c */
 void pv_mmio_emulate(struct pv_vcpu *vcpu, struct pv_exit *exit);

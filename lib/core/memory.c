@@ -264,11 +264,10 @@ pv_err_t pv_mem_lookup(struct pv_partition *part, pv_gpa_t gpa, struct pv_mem_ra
 	return PV_OK;
 }
 
-/* Compare-exchange on guest RAM for the instruction emulator's LOCKed
- * operations. Naturally aligned 1/2/4/8-byte operands use the host CPU's
- * atomics on the backing memory, so they are atomic against the guest's
- * other vCPUs. Other shapes (16 bytes, misaligned) are serialized only
- * against other emulations, under a partition lock. */
+/* Used by the instruction emulator's LOCKed operations and by components that
+ * publish values the guest may change concurrently. Other shapes than the
+ * CPU's atomics (16 bytes, misaligned) take a partition lock, which only
+ * serializes them against each other. */
 pv_err_t pv_mem_cmpxchg(struct pv_partition *part, enum pv_accessor who, pv_gpa_t gpa,
 			unsigned len, void *expected, const void *desired, bool *swapped)
 {
@@ -310,5 +309,18 @@ pv_err_t pv_mem_cmpxchg(struct pv_partition *part, enum pv_accessor who, pv_gpa_
 	else
 		pv_memcpy(expected, cur, len);
 	pv_unlock(part, part->cmpxchg_lock);
+	return PV_OK;
+}
+
+pv_err_t pv_mem_ranges(struct pv_partition *part, struct pv_mem_range *out, size_t max,
+		       size_t *count)
+{
+	if (!part || !count || (max && !out))
+		return PV_EINVAL;
+	for (uint32_t i = 0; i < part->slot_count && i < max; i++) {
+		const struct pv_mem_slot *s = &part->slots[i];
+		out[i] = (struct pv_mem_range){pv_gpa(s->base), s->last - s->base + 1, s->kind};
+	}
+	*count = part->slot_count;
 	return PV_OK;
 }

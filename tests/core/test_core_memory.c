@@ -341,6 +341,30 @@ static void test_lookup(void **state)
 	assert_int_equal(pv_mem_lookup(e->part, pv_gpa(TOP - 1), &r), PV_ENOENT);
 }
 
+static void test_ranges_listed_sorted(void **state)
+{
+	struct ct_env *e = *state;
+	struct pv_mem_range r[CT_RANGE_COUNT];
+	size_t n = 0;
+	assert_int_equal(pv_mem_ranges(e->part, NULL, 0, &n), PV_OK);
+	assert_int_equal(n, CT_RANGE_COUNT);
+	/* a short buffer gets the first ranges and the full count */
+	assert_int_equal(pv_mem_ranges(e->part, r, 2, &n), PV_OK);
+	assert_int_equal(n, CT_RANGE_COUNT);
+	assert_int_equal(pv_gpa_val(r[0].base), 0);
+	assert_int_equal(pv_gpa_val(r[1].base), 0x10000);
+	assert_int_equal(pv_mem_ranges(e->part, r, CT_RANGE_COUNT, &n), PV_OK);
+	for (size_t i = 1; i < n; i++)
+		assert_true(pv_gpa_val(r[i - 1].base) < pv_gpa_val(r[i].base));
+	assert_int_equal(pv_gpa_val(r[4].base), 0x40000); /* reserved */
+	assert_int_equal(r[4].kind, PV_MEM_RESERVED);
+	assert_int_equal(pv_gpa_val(r[5].base), 0x50000); /* given last, sorted in */
+	assert_int_equal(r[6].size, 0x2000);
+	assert_int_equal(pv_mem_ranges(NULL, r, 1, &n), PV_EINVAL);
+	assert_int_equal(pv_mem_ranges(e->part, NULL, 1, &n), PV_EINVAL);
+	assert_int_equal(pv_mem_ranges(e->part, r, 1, NULL), PV_EINVAL);
+}
+
 static void test_cmpxchg(void **state)
 {
 	struct ct_env *e = *state;
@@ -424,6 +448,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_copy_overlap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lookup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cmpxchg, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ranges_listed_sorted, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
