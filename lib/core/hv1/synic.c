@@ -130,21 +130,16 @@ static pv_err_t slot_write(struct hv1_vp *vp, uint8_t sint, const struct hv1_msg
 		err = pv_mem_write(part, PV_ACCESS_PARAVISOR, slot_gpa(vp, sint, 6), m->bytes + 6,
 				   HV1_SLOT_SIZE - 6u);
 	hv1_fence();
-	/* Publish the type. The slot is free, so its type bytes are all zero.
-	 * A multi-byte pv_mem_write is not one store (memcpy may store the
-	 * same bytes twice), and a guest clear landing between two such
-	 * stores would resurrect the message. Types below 256 (every
-	 * guest-visible VMBus type) are therefore published with their single
-	 * non-zero byte. Larger (hypervisor) types still take a 4-byte write:
-	 * see the README (needs an atomic accessor from the core). */
+	/* Publish the type with one atomic compare-exchange of the 4 type
+	 * bytes: the slot is free (type 0) and the guest only ever clears it,
+	 * so a guest clear can neither be undone nor race a partial store. */
 	if (!err) {
-		uint32_t type = hv1_le32(m->bytes);
-		if (type < 256u)
-			err = pv_mem_write(part, PV_ACCESS_PARAVISOR, slot_gpa(vp, sint, 0),
-					   m->bytes, 1);
-		else
-			err = pv_mem_write(part, PV_ACCESS_PARAVISOR, slot_gpa(vp, sint, 0),
-					   m->bytes, 4);
+		uint8_t expected[4] = {0, 0, 0, 0};
+		bool swapped = false;
+		err = pv_mem_cmpxchg(part, PV_ACCESS_PARAVISOR, slot_gpa(vp, sint, 0), 4, expected,
+				     m->bytes, &swapped);
+		if (!err && !swapped)
+			err = PV_EBUSY; /* the guest wrote a type itself: leave its slot alone */
 	}
 	hv1_fence();
 	return err;
@@ -300,10 +295,19 @@ pv_err_t pv_hv1_signal_event(struct pv_hv1 *hv1, uint32_t vp_index, uint8_t sint
 			      flag_number / 8u);
 	uint8_t bit = (uint8_t)(1u << (flag_number % 8u));
 	err = pv_mem_read(hv1->part, PV_ACCESS_PARAVISOR, gpa, &byte, 1);
-	if (err || (byte & bit))
-		goto out; /* already set: the guest has not consumed it; no new interrupt */
-	byte |= bit;
-	err = pv_mem_write(hv1->part, PV_ACCESS_PARAVISOR, gpa, &byte, 1);
+	/* Set the bit with compare-exchange: the guest clears other bits of
+	 * the same byte concurrently, and a plain read-modify-write would
+	 * bring back a flag it had just consumed. */
+	for (;;) {
+		if (err || (byte & bit))
+			goto out; /* already set: the guest has not consumed it; no new interrupt */
+		uint8_t desired = (uint8_t)(byte | bit);
+		bool swapped = false;
+		err = pv_mem_cmpxchg(hv1->part, PV_ACCESS_PARAVISOR, gpa, 1, &byte, &desired,
+				     &swapped);
+		if (!err && swapped)
+			break;
+	}
 	hv1_fence();
 	if (!err)
 		sint_signal(vp, sint);
