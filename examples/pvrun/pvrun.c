@@ -4,6 +4,8 @@
  *
  *   pvrun --port kvm|mock --image FILE [--mem MiB] [--vcpus N] [--device NAME ...]
  *         [--irqchip] [--timeout SEC] [--list-devices]
+ *   pvrun --kernel BZIMAGE [--initrd FILE] [--cmdline STR] [--device uart|rtc|vtpm|vmbus ...]
+ *         [--tpm-state DIR] [--shutdown-after SEC] ...   (Linux mode, linux.c)
  *
  * On the kvm port the image (a TMK ELF, or a flat binary loaded at 1 MiB)
  * runs in 64-bit long mode and speaks the TMK protocol: its console goes to
@@ -21,6 +23,7 @@
 #include <time.h>
 
 #include "devices.h"
+#include "linux.h"
 #include "paravisor/port_kvm.h"
 #include "paravisor/port_mock.h"
 #include "paravisor/pv.h"
@@ -43,7 +46,9 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: pvrun --port kvm|mock --image FILE [--mem MiB] [--vcpus N]\n"
-		"             [--device NAME ...] [--irqchip] [--timeout SEC] [--list-devices]\n");
+		"             [--device NAME ...] [--irqchip] [--timeout SEC] [--list-devices]\n"
+		"   or: pvrun --kernel BZIMAGE [--initrd FILE] [--cmdline STR] [--device uart|rtc|vtpm|vmbus ...]\n"
+		"             [--tpm-state DIR] [--shutdown-after SEC] [--timeout SEC] (Linux mode)\n");
 }
 
 static void list_devices(void)
@@ -368,6 +373,8 @@ out:
 int main(int argc, char **argv)
 {
 	struct opts o;
+	if (pvrun_linux_wanted(argc, argv))
+		return pvrun_linux_main(argc, argv);
 	if (parse(argc, argv, &o)) {
 		usage(stderr);
 		return 2;

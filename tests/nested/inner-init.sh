@@ -200,6 +200,7 @@ else
 fi
 
 echo "lab-inner: checks done fails=$(wc -l </tmp/lab-fails) uptime=$(up)"
+: >/tmp/lab-checks-done
 echo "lab-inner: waiting for the host's shutdown request"
 # The shutdown IC makes the kernel run /sbin/poweroff; keep pid 1 alive.
 while true; do

@@ -6,6 +6,11 @@
 PATH=/bin:/sbin
 echo "lab-inner: PASS shutdown-ic-request"
 fails=$(wc -l </tmp/lab-fails 2>/dev/null || echo 1)
+if [ ! -e /tmp/lab-checks-done ]; then
+	echo "lab-inner: FAIL checks-finished: the shutdown request came before the checks ended"
+	fails=$((fails + 1))
+	echo checks-finished >>/tmp/lab-fails
+fi
 if [ "$fails" -eq 0 ]; then
 	echo "lab-inner: RESULT PASS"
 else

@@ -60,6 +60,12 @@ rm -f /tmp/want-input /tmp/payload-rc
 	echo "[inner] $line"
 	case "$line" in
 	*"lab-inner: want-input"*) touch /tmp/want-input ;;
+	*"lab-inner: waiting for the host's shutdown request"*)
+		# pvrun turns SIGTERM into a request through the shutdown IC.
+		pid=$(pidof payload.bin)
+		echo "lab-outer: asking the payload (pid ${pid:-none}) for a guest shutdown: SIGTERM"
+		[ -n "$pid" ] && kill -TERM $pid
+		;;
 	esac
 done
 echo "lab-outer: payload finished uptime=$(up) started=$t0"

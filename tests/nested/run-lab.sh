@@ -75,7 +75,7 @@ else
 	success=${success:-lab-inner: RESULT PASS}
 	input_word=labinput42
 	if [ -z "$pvrun_args" ]; then
-		pvrun_args="--kernel @INNER_KERNEL@ --initrd @INNER_INITRD@ --cmdline 'console=ttyS0 no_timer_check tsc_early_khz=@TSC_KHZ@ lab_host_time=@HOSTTIME@ lab_input=$input_word' --device uart --device rtc --device vtpm --tpm-state /tmp/tpm --device vmbus --shutdown-after 90"
+		pvrun_args="--kernel @INNER_KERNEL@ --initrd @INNER_INITRD@ --cmdline 'console=ttyS0 no_timer_check tsc_early_khz=@TSC_KHZ@ lab_host_time=@HOSTTIME@ quiet lab_input=$input_word' --device uart --device rtc --device vtpm --tpm-state /tmp/tpm --device vmbus --cpu-vendor-intel --shutdown-after ${PV_LAB_SHUTDOWN_AFTER:-150}"
 	fi
 	if [ -z "$inner" ]; then
 		inner=$PV_LAB_CACHE/run/inner-initramfs.cpio.gz
