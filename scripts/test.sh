@@ -156,8 +156,11 @@ fi
 [ "$main_ok" = 1 ] && run_ctest build "freestanding (gcc)" -L freestanding
 [ "$asan_ok" = 1 ] && run_ctest build-asan "freestanding (clang)" -L freestanding
 
-# 5. API reference (doxygen, warnings are errors).
+# 5. API reference (doxygen, warnings are errors); clang-format when registered.
 [ "$main_ok" = 1 ] && run_ctest build "docs" -L docs
+if [ "$main_ok" = 1 ] && ctest --test-dir "$root/build" -N -L format | grep -q 'Total Tests: [1-9]'; then
+	run_ctest build "format" -L format
+fi
 
 # 6. Coverage (gcc, -O0 --coverage).
 if configure_build build-cov "gcc coverage" -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=Debug \
