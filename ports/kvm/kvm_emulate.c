@@ -150,6 +150,11 @@ static pv_err_t ram_read(void *ctx, uint64_t gpa, void *buf, unsigned len)
 	return pv_mem_read(p->part, PV_ACCESS_VTL0, pv_gpa(gpa), buf, len);
 }
 
+static bool uses_xmm(const struct pv_x86_insn *in)
+{
+	return in->op >= PV_X86_OP_SSE_LOAD && in->op <= PV_X86_OP_MOVD_FROMX;
+}
+
 static pv_err_t vcpu_ioctl(struct pv_kvm_vcpu *v, unsigned long req, void *arg, const char *what)
 {
 	if (ioctl(v->fd, req, arg) < 0) {
@@ -225,28 +230,58 @@ pv_err_t pv_kvm_emulate_exit(struct pv_kvm_vcpu *v, struct pv_exit *exit)
 		return PV_OK; /* xlate already reported a malformed run */
 	memcpy(data, run->mmio.data, sizeof(data));
 	if ((err = vcpu_ioctl(v, KVM_GET_REGS, &kr, "KVM_GET_REGS")) ||
-	    (err = vcpu_ioctl(v, KVM_GET_SREGS, &ks, "KVM_GET_SREGS")) ||
-	    (err = vcpu_ioctl(v, KVM_GET_FPU, &fpu, "KVM_GET_FPU")))
+	    (err = vcpu_ioctl(v, KVM_GET_SREGS, &ks, "KVM_GET_SREGS")))
 		return err;
+	struct pv_x86emu_state st;
+	memset(&st, 0, sizeof(st));
+	pv_kvm_regs_from_kvm(&kr, &st.regs);
+	pv_kvm_sregs_from_kvm(&ks, &st.sregs);
 	pre = kr;
 	bool rewound = false;
+	/* KVM's completion of a load may change XMM (SSE/MOVD/MOVQ) or, for an
+	 * instruction the library does not decode, anything: then the FPU and
+	 * segments are compared and restored after it. */
+	bool full_restore = true;
 	if (is_write) {
 		/* Where KVM retired the store, the state before it is rewound. */
-		struct pv_x86emu_state post, before;
-		memset(&post, 0, sizeof(post));
-		pv_kvm_regs_from_kvm(&kr, &post.regs);
-		pv_kvm_sregs_from_kvm(&ks, &post.sregs);
-		pv_kvm_xmm_from_fpu(&fpu, post.xmm);
-		if (pv_kvm_rewind_store(&post, gpa, len, data, ram_read, p, &before) == PV_OK) {
+		struct pv_x86emu_state before;
+		struct pv_x86_insn in;
+		full_restore = false; /* completing a store changes no register */
+		/* XMM (an ioctl) is only needed when the store is an SSE one: try
+		 * without it first, and again with it unless the store found is
+		 * not an XMM instruction. */
+		bool ok = pv_kvm_rewind_store(&st, gpa, len, data, ram_read, p, &before) == PV_OK;
+		if (ok) {
+			struct pv_x86emu_state at = st;
+			at.regs = before.regs;
+			ok = pv_kvm_decode_at(&at, ram_read, p, &in) == PV_OK && !uses_xmm(&in);
+		}
+		if (!ok) {
+			if ((err = vcpu_ioctl(v, KVM_GET_FPU, &fpu, "KVM_GET_FPU")))
+				return err;
+			pv_kvm_xmm_from_fpu(&fpu, st.xmm);
+			ok = pv_kvm_rewind_store(&st, gpa, len, data, ram_read, p, &before) ==
+			     PV_OK;
+		}
+		if (ok) {
 			pv_kvm_regs_to_kvm(&before.regs, &pre);
 			rewound = true;
 		}
 	} else {
-		/* Complete at most one iteration of a REP string instruction. */
-		struct kvm_regs one = kr;
-		one.rcx = 1;
-		if ((err = vcpu_ioctl(v, KVM_SET_REGS, &one, "KVM_SET_REGS")))
+		struct pv_x86_insn in;
+		bool known = pv_kvm_decode_at(&st, ram_read, p, &in) == PV_OK;
+		bool xmm = known && uses_xmm(&in);
+		bool string = known && in.op >= PV_X86_OP_MOVS && in.op <= PV_X86_OP_SCAS;
+		full_restore = !known || xmm;
+		if (full_restore && (err = vcpu_ioctl(v, KVM_GET_FPU, &fpu, "KVM_GET_FPU")))
 			return err;
+		/* Complete at most one iteration of a REP string instruction. */
+		if (!known || string) {
+			struct kvm_regs one = kr;
+			one.rcx = 1;
+			if ((err = vcpu_ioctl(v, KVM_SET_REGS, &one, "KVM_SET_REGS")))
+				return err;
+		}
 	}
 	unsigned dropped = 0;
 	if ((err = flush_pending(v, &dropped)))
@@ -279,16 +314,23 @@ pv_err_t pv_kvm_emulate_exit(struct pv_kvm_vcpu *v, struct pv_exit *exit)
 			return PV_OK;
 		}
 	}
-	if ((err = vcpu_ioctl(v, KVM_SET_REGS, &pre, "KVM_SET_REGS")) ||
-	    (err = vcpu_ioctl(v, KVM_GET_SREGS, &ks2, "KVM_GET_SREGS")) ||
-	    (err = vcpu_ioctl(v, KVM_GET_FPU, &fpu2, "KVM_GET_FPU")))
+	if ((err = vcpu_ioctl(v, KVM_SET_REGS, &pre, "KVM_SET_REGS")))
 		return err;
-	if (memcmp(&ks, &ks2, sizeof(ks)) &&
-	    (err = vcpu_ioctl(v, KVM_SET_SREGS, &ks, "KVM_SET_SREGS")))
-		return err;
-	if (memcmp(&fpu, &fpu2, sizeof(fpu)) &&
-	    (err = vcpu_ioctl(v, KVM_SET_FPU, &fpu, "KVM_SET_FPU")))
-		return err;
+	if (full_restore) {
+		if ((err = vcpu_ioctl(v, KVM_GET_SREGS, &ks2, "KVM_GET_SREGS")) ||
+		    (err = vcpu_ioctl(v, KVM_GET_FPU, &fpu2, "KVM_GET_FPU")))
+			return err;
+		if (memcmp(&ks, &ks2, sizeof(ks)) &&
+		    (err = vcpu_ioctl(v, KVM_SET_SREGS, &ks, "KVM_SET_SREGS")))
+			return err;
+		if (memcmp(&fpu, &fpu2, sizeof(fpu)) &&
+		    (err = vcpu_ioctl(v, KVM_SET_FPU, &fpu, "KVM_SET_FPU")))
+			return err;
+	}
+	/* The library reads these next: spare it two ioctls. */
+	v->cache_regs = pre;
+	v->cache_sregs = ks;
+	v->cache_valid = true;
 
 	memset(&exit->u, 0, sizeof(exit->u));
 	exit->kind = PV_EXIT_MMIO;

@@ -121,4 +121,12 @@ pv_err_t pv_kvm_rewind_store(const struct pv_x86emu_state *post, uint64_t gpa, u
 			     const uint8_t *data, pv_kvm_ram_read_fn read_ram, void *ctx,
 			     struct pv_x86emu_state *pre);
 
+/*
+ * Decode the instruction at CS:RIP of @st, reading guest RAM through
+ * @read_ram (page tables walked, nothing written). Returns
+ * pv_x86emu_decode()'s result, PV_EFAULT when no byte can be fetched.
+ */
+pv_err_t pv_kvm_decode_at(const struct pv_x86emu_state *st, pv_kvm_ram_read_fn read_ram, void *ctx,
+			  struct pv_x86_insn *out);
+
 #endif /* PV_PORTS_KVM_EXIT_H */

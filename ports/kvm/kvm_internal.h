@@ -93,6 +93,11 @@ struct pv_kvm_vcpu {
 
 	struct kvm_cpuid2 *cpuid; /* scratch for KVM_SET_CPUID2 */
 	bool emu_pending;         /* the last exit was a size-0 MMIO exit */
+	/* Registers as left by the emulation-mode preparation, served to the
+	 * library's get_regs/get_sregs until anything else touches the vCPU. */
+	bool cache_valid;
+	struct kvm_regs cache_regs;
+	struct kvm_sregs cache_sregs;
 };
 
 /* Timers (kvm_timer.c). */

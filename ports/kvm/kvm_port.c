@@ -637,6 +637,7 @@ static pv_err_t kvm_vcpu_run(void *vdata, struct pv_exit *exit)
 	struct pv_kvm_vcpu *v = vdata;
 	struct kvm_run *run = v->run;
 	v->emu_pending = false;
+	v->cache_valid = false;
 	for (;;) {
 		if (atomic_load_explicit(&v->stop_req, memory_order_relaxed) &&
 		    atomic_exchange(&v->stop_req, false)) {
@@ -697,6 +698,7 @@ static pv_err_t kvm_vcpu_complete(void *vdata, const struct pv_exit *exit)
 	unsigned todo;
 	bool emulated = v->emu_pending;
 	v->emu_pending = false;
+	v->cache_valid = false;
 	pv_err_t err;
 	if (exit->kind == PV_EXIT_MMIO && (exit->u.mmio.size == 0 || emulated)) {
 		/* Emulated by the library, which wrote the registers, or a
@@ -775,6 +777,10 @@ static pv_err_t kvm_get_regs(void *vdata, struct pv_regs *regs)
 {
 	struct pv_kvm_vcpu *v = vdata;
 	struct kvm_regs r;
+	if (v->cache_valid) {
+		pv_kvm_regs_from_kvm(&v->cache_regs, regs);
+		return PV_OK;
+	}
 	if (ioctl(v->fd, KVM_GET_REGS, &r) < 0) {
 		LOG_ERRNO(v->p->part, "KVM_GET_REGS", errno);
 		return PV_EPORT;
@@ -787,6 +793,7 @@ static pv_err_t kvm_set_regs(void *vdata, const struct pv_regs *regs)
 {
 	struct pv_kvm_vcpu *v = vdata;
 	struct kvm_regs r;
+	v->cache_valid = false;
 	memset(&r, 0, sizeof(r));
 	pv_kvm_regs_to_kvm(regs, &r);
 	if (ioctl(v->fd, KVM_SET_REGS, &r) < 0) {
@@ -800,6 +807,10 @@ static pv_err_t kvm_get_sregs(void *vdata, struct pv_sregs *sregs)
 {
 	struct pv_kvm_vcpu *v = vdata;
 	struct kvm_sregs s;
+	if (v->cache_valid) {
+		pv_kvm_sregs_from_kvm(&v->cache_sregs, sregs);
+		return PV_OK;
+	}
 	if (ioctl(v->fd, KVM_GET_SREGS, &s) < 0) {
 		LOG_ERRNO(v->p->part, "KVM_GET_SREGS", errno);
 		return PV_EPORT;
@@ -812,6 +823,7 @@ static pv_err_t kvm_set_sregs(void *vdata, const struct pv_sregs *sregs)
 {
 	struct pv_kvm_vcpu *v = vdata;
 	struct kvm_sregs s;
+	v->cache_valid = false;
 	if (ioctl(v->fd, KVM_GET_SREGS, &s) < 0) {
 		LOG_ERRNO(v->p->part, "KVM_GET_SREGS", errno);
 		return PV_EPORT;

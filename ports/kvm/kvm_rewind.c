@@ -262,3 +262,20 @@ pv_err_t pv_kvm_rewind_store(const struct pv_x86emu_state *post, uint64_t gpa, u
 	}
 	return PV_ENOENT;
 }
+
+pv_err_t pv_kvm_decode_at(const struct pv_x86emu_state *st, pv_kvm_ram_read_fn read_ram, void *ctx,
+			  struct pv_x86_insn *out)
+{
+	if (!st || !read_ram || !out)
+		return PV_EINVAL;
+	struct trial t = {.read_ram = read_ram, .ctx = ctx};
+	uint8_t buf[PV_X86_MAX_INSN_LEN];
+	bool valid[PV_X86_MAX_INSN_LEN];
+	fetch_window(st, &t, linear_ip(st, st->regs.rip), buf, valid, PV_X86_MAX_INSN_LEN);
+	size_t avail = 0;
+	while (avail < PV_X86_MAX_INSN_LEN && valid[avail])
+		avail++;
+	if (!avail)
+		return PV_EFAULT;
+	return pv_x86emu_decode(buf, avail, pv_x86emu_mode(st), out);
+}

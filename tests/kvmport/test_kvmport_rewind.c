@@ -270,6 +270,28 @@ static void test_protected_mode_no_paging(void **state)
 	assert_int_equal(pre.regs.rip, CODE); /* not CODE + 1 (89 03 alone stores 4 bytes) */
 }
 
+static void test_decode_at(void **state)
+{
+	(void)state;
+	struct pv_x86emu_state st;
+	struct pv_x86_insn in;
+	long_mode(&st);
+	/* rep movsb at the last byte of RAM's first page: crosses into the next page */
+	ram[0x0fff] = 0xf3;
+	ram[0x1000] = 0xa4;
+	st.regs.rip = 0x0fff;
+	assert_int_equal(pv_kvm_decode_at(&st, read_ram, NULL, &in), PV_OK);
+	assert_int_equal(in.op, PV_X86_OP_MOVS);
+	assert_int_equal(in.len, 2);
+	/* Code in "MMIO" cannot be fetched; bytes cut short by unfetchable memory. */
+	st.regs.rip = MMIO;
+	assert_int_equal(pv_kvm_decode_at(&st, read_ram, NULL, &in), PV_EFAULT);
+	ram[RAM_SIZE - 1] = 0x8b; /* mov r32, r/m32 needs a ModRM byte beyond RAM */
+	st.regs.rip = RAM_SIZE - 1;
+	assert_int_equal(pv_kvm_decode_at(&st, read_ram, NULL, &in), PV_ERANGE);
+	assert_int_equal(pv_kvm_decode_at(NULL, read_ram, NULL, &in), PV_EINVAL);
+}
+
 static void test_xmm_fpu(void **state)
 {
 	(void)state;
@@ -297,6 +319,7 @@ int main(void)
 		cmocka_unit_test(test_sse_store),
 		cmocka_unit_test(test_not_explained),
 		cmocka_unit_test(test_protected_mode_no_paging),
+		cmocka_unit_test(test_decode_at),
 		cmocka_unit_test(test_xmm_fpu),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
