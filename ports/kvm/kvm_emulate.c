@@ -21,9 +21,12 @@
  * further guest instruction: KVM_RUN with kvm_run.immediate_exit = 1
  * completes pending MMIO first and then returns EINTR (KVM API
  * documentation, "immediate_exit"); loads get dummy data, stores are
- * dropped, and a REP count is cut to 1 so only one iteration is
- * completed; (3) restore the state from (1) (registers, and segments/FPU
- * if the completion changed them); (4) report size 0. Nothing of KVM's
+ * dropped, and the RCX of a string instruction is cut to 1 so only one
+ * iteration is completed; (3) restore the state from (1) (registers, and,
+ * for XMM loads and loads the port cannot decode, segments/FPU if the
+ * completion changed them). A write whose completion changed the
+ * registers had not been retired after all: its exit state is used;
+ * (4) report size 0. Nothing of KVM's
  * emulation is left pending, no handler sees KVM's accesses, and the
  * library's emulation starts from the architectural state before the
  * instruction. A write exit no instruction explains (push to MMIO, an
