@@ -388,20 +388,23 @@ static void *lx_watchdog(void *arg)
 			struct pv_vmbus_ic *ic = l->ic[PV_VMBUS_IC_SHUTDOWN];
 			pv_err_t err = PV_ESTATE;
 
-			if (pv_vmbus_ic_get_state(ic) == PV_VMBUS_IC_READY)
+			if (pv_vmbus_ic_get_state(ic) == PV_VMBUS_IC_READY) {
+				if (!told_wait)
+					fprintf(stderr,
+						"\npvrun: %.1f s: asking the guest to shut down "
+						"through the shutdown IC (%s)\n",
+						t, lx_signals ? "signal" : "--shutdown-after");
 				err = pv_vmbus_ic_shutdown_request(
-					ic, 0, 0x80000000u, "pvrun: --shutdown-after elapsed");
+					ic, 0, 0x80000000u, "pvrun: host-requested shutdown");
+			}
 			if (err == PV_OK) {
 				asked = true;
-				fprintf(stderr,
-					"\npvrun: %.1f s: asked the guest to shut down through the "
-					"shutdown IC (%s)\n",
-					t, lx_signals ? "signal" : "--shutdown-after");
+				fprintf(stderr, "pvrun: shutdown request sent\n");
 			} else if (!told_wait) {
 				told_wait = true;
 				fprintf(stderr,
-					"\npvrun: %.1f s: shutdown IC not ready (%s); asking as soon "
-					"as it is\n",
+					"\npvrun: %.1f s: shutdown request not possible yet (%s); "
+					"retrying until the IC takes it\n",
 					t, pv_strerror(err));
 			}
 		}
