@@ -43,7 +43,23 @@ struct fx {
 	unsigned n;
 	uint32_t reported[8];
 	unsigned nrep;
+	unsigned bulk_writes; /* in-order byte writes of 0x5a to the bulk device */
+	bool bulk_bad;
 };
+
+#define BULK 0x9000u /* second device: a long REP STOSB */
+
+static pv_err_t bulk_mmio(void *ctx, struct pv_vcpu *vcpu, uint64_t off, uint8_t size,
+			  bool is_write, uint64_t *data)
+{
+	struct fx *f = ctx;
+	(void)vcpu;
+	if (!is_write || size != 1 || off != f->bulk_writes || *data != 0x5a)
+		f->bulk_bad = true;
+	else
+		f->bulk_writes++;
+	return PV_OK;
+}
 
 static pv_err_t dev_mmio(void *ctx, struct pv_vcpu *vcpu, uint64_t off, uint8_t size, bool is_write,
 			 uint64_t *data)
@@ -101,6 +117,7 @@ static void fx_open(struct fx *f, bool emulate)
 	assert_non_null(pc.port->set_xmm);
 	assert_int_equal(pv_io_register(f->part, STOP_PORT, 2, port_io, f), PV_OK);
 	assert_int_equal(pv_mmio_register(f->part, pv_gpa(DEV), 256, dev_mmio, f), PV_OK);
+	assert_int_equal(pv_mmio_register(f->part, pv_gpa(BULK), 0x1000, bulk_mmio, f), PV_OK);
 }
 
 static void fx_close(struct fx *f)
@@ -269,6 +286,42 @@ static void test_unexplained_store_falls_back(void **state)
 	fx_close(&f);
 }
 
+/* REP STOSB of 1500 bytes: more than one emulator batch (1024), so the
+ * guest re-executes the instruction and the rewind finds it at RIP again. */
+static void test_long_rep_stos(void **state)
+{
+	(void)state;
+	static const uint8_t code[] = {0xbf, 0x00, 0x90,       /* mov di, BULK */
+				       0xb9, 0xdc, 0x05,       /* mov cx, 1500 */
+				       0xb0, 0x5a,             /* mov al, 0x5a */
+				       0xf3, 0xaa,             /* rep stosb */
+				       0x89, 0xf8, 0xba, 0x02, /* mov ax, di; mov dx, 0x602 */
+				       0x06, 0xef,             /* out dx, ax */
+				       0x89, 0xc8, 0xef,       /* mov ax, cx; out dx, ax */
+				       0xba, 0x01, 0x06, 0xee, 0xf4};
+	for (int emulate = 0; emulate < 2; emulate++) {
+		struct fx f;
+		fx_open(&f, emulate != 0);
+		load(&f, code, sizeof(code));
+		run(&f);
+		assert_false(f.bulk_bad);
+		assert_int_equal(f.bulk_writes, 1500);
+		assert_int_equal(f.nrep, 2);
+		assert_int_equal(f.reported[0], BULK + 1500);
+		assert_int_equal(f.reported[1], 0);
+		if (emulate) {
+			struct pv_kvm_emu_stats es;
+			struct pv_stats st;
+			assert_int_equal(pv_kvm_get_emu_stats(f.part, &es), PV_OK);
+			pv_partition_get_stats(f.part, &st);
+			assert_int_equal(es.writes, 2); /* 1024 + 476 */
+			assert_int_equal(st.mmio_emulated, 2);
+			assert_int_equal(es.fallbacks, 0);
+		}
+		fx_close(&f);
+	}
+}
+
 int main(void)
 {
 	char why[256];
@@ -281,6 +334,7 @@ int main(void)
 		cmocka_unit_test(test_switch_at_run_time),
 		cmocka_unit_test(test_unsupported_instruction_faults),
 		cmocka_unit_test(test_unexplained_store_falls_back),
+		cmocka_unit_test(test_long_rep_stos),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
