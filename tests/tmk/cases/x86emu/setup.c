@@ -186,7 +186,11 @@ static void x86emu_teardown(struct tmk_host *h, void *ctx)
 }
 
 const struct tmk_setup tmk_setup = {
+#ifdef X86EMU_EMULATE
 	.name = "tmk_x86emu",
+#else
+	.name = "tmk_x86emu_kvmdecode",
+#endif
 	.setup = x86emu_setup,
 	.check = x86emu_check,
 	.teardown = x86emu_teardown,
