@@ -12,6 +12,13 @@
 
 struct emu_ctx {
 	struct pv_vcpu *vcpu;
+	/* The last MMIO read of this instruction: a read-modify-write's
+	 * compare-exchange reuses it, so the device sees one read, as from
+	 * the CPU, not two (a read-to-clear register would lose state). */
+	bool have_read;
+	unsigned read_len;
+	uint64_t read_gpa;
+	uint8_t read_val[16];
 };
 
 /* Split an access into naturally sized handler calls (1, 2, 4 or 8 bytes). */
@@ -58,10 +65,17 @@ static bool is_ram(struct pv_vcpu *vcpu, uint64_t gpa)
 
 static pv_err_t emu_read(void *ctx, uint64_t gpa, void *buf, unsigned len)
 {
-	struct pv_vcpu *vcpu = ((struct emu_ctx *)ctx)->vcpu;
+	struct emu_ctx *ec = ctx;
+	struct pv_vcpu *vcpu = ec->vcpu;
 	if (is_ram(vcpu, gpa))
 		return pv_mem_read(vcpu->part, PV_ACCESS_VTL0, pv_gpa(gpa), buf, len);
+	if (len > sizeof(ec->read_val))
+		return PV_EINVAL;
 	mmio_access(vcpu, gpa, buf, len, false);
+	ec->have_read = true;
+	ec->read_gpa = gpa;
+	ec->read_len = len;
+	pv_memcpy(ec->read_val, buf, len);
 	return PV_OK;
 }
 
@@ -81,22 +95,29 @@ static pv_err_t emu_write(void *ctx, uint64_t gpa, const void *buf, unsigned len
 static pv_err_t emu_cmpxchg(void *ctx, uint64_t gpa, unsigned len, void *expected,
 			    const void *desired, bool *swapped)
 {
-	struct pv_vcpu *vcpu = ((struct emu_ctx *)ctx)->vcpu;
+	struct emu_ctx *ec = ctx;
+	struct pv_vcpu *vcpu = ec->vcpu;
 	if (len > 16)
 		return PV_EINVAL;
 	if (is_ram(vcpu, gpa))
 		return pv_mem_cmpxchg(vcpu->part, PV_ACCESS_VTL0, pv_gpa(gpa), len, expected,
 				      desired, swapped);
-	/* A device register has no atomicity of its own: read, compare, write. */
+	/* A device register has no atomicity of its own. Model the CPU's locked
+	 * bus cycle: one read (reused if the instruction just read it), then
+	 * one write, of the new value or, when the comparison fails, of the
+	 * old one, as CMPXCHG does. */
 	uint8_t cur[16];
-	mmio_access(vcpu, gpa, cur, len, false);
+	if (ec->have_read && ec->read_gpa == gpa && ec->read_len == len)
+		pv_memcpy(cur, ec->read_val, len);
+	else
+		mmio_access(vcpu, gpa, cur, len, false);
+	ec->have_read = false;
 	*swapped = pv_memcmp(cur, expected, len) == 0;
-	if (*swapped) {
+	if (*swapped)
 		pv_memcpy(cur, desired, len);
-		mmio_access(vcpu, gpa, cur, len, true);
-	} else {
+	else
 		pv_memcpy(expected, cur, len);
-	}
+	mmio_access(vcpu, gpa, cur, len, true);
 	return PV_OK;
 }
 
@@ -150,7 +171,7 @@ void pv_mmio_emulate(struct pv_vcpu *vcpu, struct pv_exit *exit)
 {
 	const struct pv_port_ops *port = vcpu->part->port;
 	struct pv_exit_mmio *m = &exit->u.mmio;
-	struct emu_ctx ctx = {vcpu};
+	struct emu_ctx ctx = {.vcpu = vcpu};
 	struct pv_x86emu_state st;
 	struct pv_x86_fault fault = {.vector = PV_VEC_UD};
 	struct pv_x86_insn insn;

@@ -168,12 +168,36 @@ static void test_locked_xadd_on_mmio(void **state)
 	struct pv_exit x = emu_exit(insn, 4);
 	struct pv_exit c = ct_run1(&e, 0, &x);
 	assert_int_equal(c.inject.kind, PV_EVENT_NONE);
-	/* read, then compare-and-write of the sum */
-	assert_true(g.count >= 2);
+	/* one read, one write of the sum: the device sees what a CPU does */
+	assert_int_equal(g.count, 2);
 	assert_false(g.log[0].is_write);
-	assert_true(g.log[g.count - 1].is_write);
-	assert_int_equal(g.log[g.count - 1].data, 12);
+	assert_true(g.log[1].is_write);
+	assert_int_equal(g.log[1].data, 12);
 	assert_int_equal(regs_of(&e).gpr[PV_RCX], 5);
+	ct_close(&e);
+}
+
+static void test_failing_cmpxchg_writes_old_value_back(void **state)
+{
+	(void)state;
+	struct ct_env e;
+	open_env(&e);
+	g.read_value = 9;
+	set_long_mode(&e, 0x1000, 3, 7); /* eax = 3 (expected), ecx = 7 */
+	struct pv_regs r = regs_of(&e);
+	r.gpr[PV_RBX] = MMIO_BASE + 8;
+	assert_int_equal(pv_mock_set_regs(e.mock, 0, &r), PV_OK);
+	static const uint8_t insn[] = {0x0F, 0xB1, 0x0B}; /* cmpxchg [rbx], ecx */
+	struct pv_exit x = emu_exit(insn, 3);
+	struct pv_exit c = ct_run1(&e, 0, &x);
+	assert_int_equal(c.inject.kind, PV_EVENT_NONE);
+	assert_int_equal(g.count, 2);
+	assert_false(g.log[0].is_write);
+	assert_true(g.log[1].is_write);
+	assert_int_equal(g.log[1].data, 9); /* the old value, as the CPU writes it */
+	r = regs_of(&e);
+	assert_int_equal(r.gpr[PV_RAX], 9);
+	assert_int_equal(r.rflags & PV_RFLAGS_ZF, 0);
 	ct_close(&e);
 }
 
@@ -250,6 +274,7 @@ int main(void)
 		cmocka_unit_test(test_load_fetched_from_ram),
 		cmocka_unit_test(test_rep_stosb_to_mmio),
 		cmocka_unit_test(test_locked_xadd_on_mmio),
+		cmocka_unit_test(test_failing_cmpxchg_writes_old_value_back),
 		cmocka_unit_test(test_unsupported_instruction_injects_ud),
 		cmocka_unit_test(test_sse_without_port_xmm_access_injects_ud),
 		cmocka_unit_test(test_fetch_from_unbacked_rip_faults),
