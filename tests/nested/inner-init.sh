@@ -25,7 +25,7 @@ mkdir -p /tmp
 : >/tmp/lab-fails
 
 up() { cut -d' ' -f1 /proc/uptime; }
-echo "lab-inner: init reached uptime=$(up)"
+echo "lab-inner: init reached uptime=$(up) cpus=$(grep -c ^processor /proc/cpuinfo)"
 
 arg() {
 	for w in $(cat /proc/cmdline); do
