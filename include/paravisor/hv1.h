@@ -198,7 +198,9 @@ struct pv_hv1_hypercall_desc {
  * port has ::PV_PORT_CAP_TIMERS, POST_MESSAGES and SIGNAL_EVENTS; "deprecate
  * auto-EOI" when the port has ::PV_PORT_CAP_IRQCHIP (an in-kernel APIC cannot
  * auto-EOI); queue depth 16; vendor auto. Frequencies are 0 (unknown): set
- * tsc_frequency_hz to enable the frequency MSRs and the TSC page.
+ * tsc_frequency_hz to make the TSC page valid; to expose the frequency MSRs
+ * also set ::PV_HV1_PRIV_FREQUENCY_MSRS in the privileges and
+ * ::PV_HV1_FEAT_FREQUENCY_MSRS in the features (pvrun does both).
  * @param part Partition (read for vCPU count and port capabilities; may be NULL).
  * @param cfg Out.
  */
