@@ -37,10 +37,10 @@ enum pv_exit_kind {
 
 /** @brief Port I/O exit (IN/OUT/INS/OUTS). */
 struct pv_exit_io {
-	uint16_t port;    /**< Port number. */
-	uint8_t size;     /**< Access width: 1, 2 or 4. */
-	bool is_write;    /**< true for OUT/OUTS. */
-	uint32_t count;   /**< Repetitions (1 for plain IN/OUT). */
+	uint16_t port;  /**< Port number. */
+	uint8_t size;   /**< Access width: 1, 2 or 4. */
+	bool is_write;  /**< true for OUT/OUTS. */
+	uint32_t count; /**< Repetitions (1 for plain IN/OUT). */
 	/** For count == 1: data written (OUT) or to be returned (IN, completion). */
 	uint32_t data;
 	/** For count > 1: port-owned buffer of size*count bytes; OUTS data in,
@@ -59,12 +59,12 @@ struct pv_exit_io {
  * pv_exit::inject. The port's completion must then neither advance RIP nor
  * write a load result. */
 struct pv_exit_mmio {
-	pv_gpa_t gpa;        /**< Address accessed (informational when @c size is 0). */
-	uint8_t size;        /**< 1, 2, 4 or 8 bytes; 0: emulate from the instruction. */
-	bool is_write;       /**< true for stores. */
-	uint64_t data;       /**< Store data, or load result (completion). */
-	uint8_t insn_len;    /**< Valid bytes in @c insn (0 if none). */
-	uint8_t insn[15];    /**< Instruction bytes, when the port supplies them. */
+	pv_gpa_t gpa;     /**< Address accessed (informational when @c size is 0). */
+	uint8_t size;     /**< 1, 2, 4 or 8 bytes; 0: emulate from the instruction. */
+	bool is_write;    /**< true for stores. */
+	uint64_t data;    /**< Store data, or load result (completion). */
+	uint8_t insn_len; /**< Valid bytes in @c insn (0 if none). */
+	uint8_t insn[15]; /**< Instruction bytes, when the port supplies them. */
 };
 
 /** @brief RDMSR/WRMSR exit. */
@@ -85,11 +85,11 @@ struct pv_exit_cpuid {
 
 /** @brief Hyper-V hypercall (register ABI: RCX control, RDX input, R8 output). */
 struct pv_exit_hypercall {
-	uint64_t control;    /**< Hypercall input value (RCX). */
-	uint64_t input;      /**< Input GPA, or first fast input register (RDX). */
-	uint64_t output;     /**< Output GPA, or second fast input register (R8). */
-	uint64_t result;     /**< Hypercall result value (RAX), the completion. */
-	bool is_64bit;       /**< The caller was in 64-bit mode. */
+	uint64_t control; /**< Hypercall input value (RCX). */
+	uint64_t input;   /**< Input GPA, or first fast input register (RDX). */
+	uint64_t output;  /**< Output GPA, or second fast input register (R8). */
+	uint64_t result;  /**< Hypercall result value (RAX), the completion. */
+	bool is_64bit;    /**< The caller was in 64-bit mode. */
 	/** Which VTL made the call. */
 	uint8_t vtl;
 };
@@ -108,10 +108,10 @@ struct pv_exit_port {
 
 /** @brief Kind of event to inject into the guest. */
 enum pv_event_kind {
-	PV_EVENT_NONE = 0,   /**< No event. */
-	PV_EVENT_EXCEPTION,  /**< A processor exception (vector < 32). */
-	PV_EVENT_INTERRUPT,  /**< An external interrupt vector. */
-	PV_EVENT_NMI         /**< A non-maskable interrupt. */
+	PV_EVENT_NONE = 0,  /**< No event. */
+	PV_EVENT_EXCEPTION, /**< A processor exception (vector < 32). */
+	PV_EVENT_INTERRUPT, /**< An external interrupt vector. */
+	PV_EVENT_NMI        /**< A non-maskable interrupt. */
 };
 
 /** @brief An event to inject into the guest. */
@@ -142,7 +142,7 @@ struct pv_exit {
 		struct pv_exit_hypercall hypercall; /**< ::PV_EXIT_HYPERCALL */
 		struct pv_exit_error error;         /**< ::PV_EXIT_INTERNAL_ERROR */
 		struct pv_exit_port port;           /**< ::PV_EXIT_PORT_SPECIFIC */
-	} u; /**< Kind-specific data. */
+	} u;                                        /**< Kind-specific data. */
 	/** Completion: an event to inject instead of completing the instruction
 	 *  (e.g. \#GP for an unknown MSR). Kind ::PV_EVENT_NONE means "complete
 	 *  normally and advance past the instruction". */

@@ -20,9 +20,9 @@ extern "C" {
 
 /** @brief What backs a range of guest physical address space. */
 enum pv_mem_kind {
-	PV_MEM_RAM = 0,  /**< Guest RAM, backed by host memory from the port. */
-	PV_MEM_MMIO,     /**< Emulated device space: accesses exit to handlers. */
-	PV_MEM_RESERVED  /**< Reserved: neither RAM nor emulated. */
+	PV_MEM_RAM = 0, /**< Guest RAM, backed by host memory from the port. */
+	PV_MEM_MMIO,    /**< Emulated device space: accesses exit to handlers. */
+	PV_MEM_RESERVED /**< Reserved: neither RAM nor emulated. */
 };
 
 /** @brief One range of the guest physical memory map. */
@@ -181,8 +181,8 @@ pv_err_t pv_mem_lookup(struct pv_partition *part, pv_gpa_t gpa, struct pv_mem_ra
  * @return ::PV_OK, or the error pv_mem_write() would return; ::PV_EINVAL
  *         for a bad length or NULL pointers.
  */
-pv_err_t pv_mem_cmpxchg(struct pv_partition *part, enum pv_accessor who, pv_gpa_t gpa,
-			unsigned len, void *expected, const void *desired, bool *swapped);
+pv_err_t pv_mem_cmpxchg(struct pv_partition *part, enum pv_accessor who, pv_gpa_t gpa, unsigned len,
+			void *expected, const void *desired, bool *swapped);
 
 /**
  * @brief List the partition's memory map, sorted by address.

@@ -39,14 +39,15 @@ struct pv_stats {
 	uint64_t io_unhandled_reads;   /**< IN from a port nobody registered (returned all ones). */
 	uint64_t io_unhandled_writes;  /**< OUT to a port nobody registered (ignored). */
 	uint64_t mmio_unhandled_reads; /**< MMIO loads nobody handled (returned all ones). */
-	uint64_t mmio_unhandled_writes;/**< MMIO stores nobody handled (ignored). */
-	uint64_t msr_unhandled;        /**< RDMSR/WRMSR nobody handled (\#GP injected). */
-	uint64_t cpuid_unhandled;      /**< CPUID leaves not in the table (zeros returned). */
-	uint64_t hypercall_unhandled;  /**< Hypercalls nobody handled (\#UD injected). */
-	uint64_t handler_errors;       /**< Registered handlers that returned an error. */
-	uint64_t bad_exits;            /**< Malformed exits from the port (bad kind/size). */
-	uint64_t mmio_emulated;        /**< MMIO instructions decoded and emulated by the library. */
-	uint64_t mmio_emulation_faults;/**< Emulations that ended in a fault injected into the guest. */
+	uint64_t mmio_unhandled_writes; /**< MMIO stores nobody handled (ignored). */
+	uint64_t msr_unhandled;         /**< RDMSR/WRMSR nobody handled (\#GP injected). */
+	uint64_t cpuid_unhandled;       /**< CPUID leaves not in the table (zeros returned). */
+	uint64_t hypercall_unhandled;   /**< Hypercalls nobody handled (\#UD injected). */
+	uint64_t handler_errors;        /**< Registered handlers that returned an error. */
+	uint64_t bad_exits;             /**< Malformed exits from the port (bad kind/size). */
+	uint64_t mmio_emulated; /**< MMIO instructions decoded and emulated by the library. */
+	uint64_t
+		mmio_emulation_faults; /**< Emulations that ended in a fault injected into the guest. */
 };
 
 /**

@@ -49,13 +49,13 @@ enum pv_port_caps {
 
 /** @brief One CPUID result the library wants the guest to see. */
 struct pv_cpuid_entry {
-	uint32_t leaf;     /**< EAX input. */
-	uint32_t subleaf;  /**< ECX input (ignored if @c any_subleaf). */
-	bool any_subleaf;  /**< The result does not depend on ECX. */
-	uint32_t eax;      /**< Output EAX. */
-	uint32_t ebx;      /**< Output EBX. */
-	uint32_t ecx;      /**< Output ECX. */
-	uint32_t edx;      /**< Output EDX. */
+	uint32_t leaf;    /**< EAX input. */
+	uint32_t subleaf; /**< ECX input (ignored if @c any_subleaf). */
+	bool any_subleaf; /**< The result does not depend on ECX. */
+	uint32_t eax;     /**< Output EAX. */
+	uint32_t ebx;     /**< Output EBX. */
+	uint32_t ecx;     /**< Output ECX. */
+	uint32_t edx;     /**< Output EDX. */
 };
 
 /** @brief A contiguous range of MSR numbers. */

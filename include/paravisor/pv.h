@@ -6,6 +6,7 @@
 #ifndef PARAVISOR_PV_H
 #define PARAVISOR_PV_H
 
+#include "paravisor/config.h"
 #include "paravisor/device.h"
 #include "paravisor/dispatch.h"
 #include "paravisor/error.h"

@@ -14,22 +14,22 @@ extern "C" {
 
 /** @brief Index of each general-purpose register in pv_regs::gpr. */
 enum pv_gpr {
-	PV_RAX = 0, /**< RAX */
-	PV_RCX,     /**< RCX */
-	PV_RDX,     /**< RDX */
-	PV_RBX,     /**< RBX */
-	PV_RSP,     /**< RSP */
-	PV_RBP,     /**< RBP */
-	PV_RSI,     /**< RSI */
-	PV_RDI,     /**< RDI */
-	PV_R8,      /**< R8 */
-	PV_R9,      /**< R9 */
-	PV_R10,     /**< R10 */
-	PV_R11,     /**< R11 */
-	PV_R12,     /**< R12 */
-	PV_R13,     /**< R13 */
-	PV_R14,     /**< R14 */
-	PV_R15,     /**< R15 */
+	PV_RAX = 0,  /**< RAX */
+	PV_RCX,      /**< RCX */
+	PV_RDX,      /**< RDX */
+	PV_RBX,      /**< RBX */
+	PV_RSP,      /**< RSP */
+	PV_RBP,      /**< RBP */
+	PV_RSI,      /**< RSI */
+	PV_RDI,      /**< RDI */
+	PV_R8,       /**< R8 */
+	PV_R9,       /**< R9 */
+	PV_R10,      /**< R10 */
+	PV_R11,      /**< R11 */
+	PV_R12,      /**< R12 */
+	PV_R13,      /**< R13 */
+	PV_R14,      /**< R14 */
+	PV_R15,      /**< R15 */
 	PV_GPR_COUNT /**< Number of general-purpose registers (16). */
 };
 
@@ -86,16 +86,16 @@ struct pv_sregs {
 
 /** @brief RFLAGS bits used by the library. */
 enum pv_rflags {
-	PV_RFLAGS_CF = 1u << 0,  /**< Carry. */
+	PV_RFLAGS_CF = 1u << 0,    /**< Carry. */
 	PV_RFLAGS_FIXED = 1u << 1, /**< Always-one bit 1. */
-	PV_RFLAGS_PF = 1u << 2,  /**< Parity. */
-	PV_RFLAGS_AF = 1u << 4,  /**< Adjust. */
-	PV_RFLAGS_ZF = 1u << 6,  /**< Zero. */
-	PV_RFLAGS_SF = 1u << 7,  /**< Sign. */
-	PV_RFLAGS_TF = 1u << 8,  /**< Trap. */
-	PV_RFLAGS_IF = 1u << 9,  /**< Interrupt enable. */
-	PV_RFLAGS_DF = 1u << 10, /**< Direction. */
-	PV_RFLAGS_OF = 1u << 11  /**< Overflow. */
+	PV_RFLAGS_PF = 1u << 2,    /**< Parity. */
+	PV_RFLAGS_AF = 1u << 4,    /**< Adjust. */
+	PV_RFLAGS_ZF = 1u << 6,    /**< Zero. */
+	PV_RFLAGS_SF = 1u << 7,    /**< Sign. */
+	PV_RFLAGS_TF = 1u << 8,    /**< Trap. */
+	PV_RFLAGS_IF = 1u << 9,    /**< Interrupt enable. */
+	PV_RFLAGS_DF = 1u << 10,   /**< Direction. */
+	PV_RFLAGS_OF = 1u << 11    /**< Overflow. */
 };
 
 #ifdef __cplusplus

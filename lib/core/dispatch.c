@@ -147,8 +147,8 @@ pv_err_t pv_mmio_register(struct pv_partition *part, pv_gpa_t base, uint64_t siz
 			return PV_EEXIST;
 	}
 	pv_lock(part, part->reg_lock);
-	pv_err_t err =
-		table_insert(part, &part->mmio, first, last, (union pv_handler_fn){.mmio = fn}, ctx);
+	pv_err_t err = table_insert(part, &part->mmio, first, last,
+				    (union pv_handler_fn){.mmio = fn}, ctx);
 	pv_unlock(part, part->reg_lock);
 	return err;
 }
@@ -289,7 +289,8 @@ static void cpuid_publish(struct pv_partition *part, struct pv_cpuid_table *next
 /* Does @e collide with @new (same leaf, and either is any-subleaf or same subleaf)? */
 static bool cpuid_collides(const struct pv_cpuid_entry *e, const struct pv_cpuid_entry *nw)
 {
-	return e->leaf == nw->leaf && (e->any_subleaf || nw->any_subleaf || e->subleaf == nw->subleaf);
+	return e->leaf == nw->leaf &&
+	       (e->any_subleaf || nw->any_subleaf || e->subleaf == nw->subleaf);
 }
 
 static bool cpuid_less(const struct pv_cpuid_entry *a, const struct pv_cpuid_entry *b)
@@ -476,10 +477,11 @@ static void dispatch_mmio(struct pv_vcpu *vcpu, struct pv_exit *exit)
 		return;
 	}
 	uint64_t mask = m->size == 8 ? ~0ull : (1ull << (m->size * 8u)) - 1u;
-	const struct pv_range_entry *e =
-		pv_range_find(pv_atomic_load_acquire(&vcpu->part->mmio.current), pv_gpa_val(m->gpa));
+	const struct pv_range_entry *e = pv_range_find(
+		pv_atomic_load_acquire(&vcpu->part->mmio.current), pv_gpa_val(m->gpa));
 	if (!e) {
-		pv_counter_inc(m->is_write ? &st->mmio_unhandled_writes : &st->mmio_unhandled_reads);
+		pv_counter_inc(m->is_write ? &st->mmio_unhandled_writes :
+					     &st->mmio_unhandled_reads);
 		if (!m->is_write)
 			m->data = mask;
 		return;

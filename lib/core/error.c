@@ -9,25 +9,44 @@
 const char *pv_strerror(pv_err_t err)
 {
 	switch (err) {
-	case PV_OK: return "success";
-	case PV_EINVAL: return "invalid argument";
-	case PV_ENOMEM: return "out of memory";
-	case PV_ERANGE: return "address or length out of range";
-	case PV_EACCES: return "access denied by page state";
-	case PV_EEXIST: return "already exists or overlaps";
-	case PV_ENOENT: return "no such object";
-	case PV_ENOTSUP: return "not supported";
-	case PV_EBUSY: return "busy or queue full";
-	case PV_ESTATE: return "wrong state for this operation";
-	case PV_EBADMSG: return "malformed input";
-	case PV_EPORT: return "port operation failed";
-	case PV_EIO: return "backend I/O error";
-	case PV_ETIMEDOUT: return "timed out";
-	case PV_EFAULT: return "address not backed by RAM";
-	case PV_EFAULTINJ: return "fault must be injected into the guest";
-	case PV_EINTR: return "interrupted by a stop request";
-	case PV_EVERSION: return "saved record has a bad version or content";
-	default: return "unknown error";
+	case PV_OK:
+		return "success";
+	case PV_EINVAL:
+		return "invalid argument";
+	case PV_ENOMEM:
+		return "out of memory";
+	case PV_ERANGE:
+		return "address or length out of range";
+	case PV_EACCES:
+		return "access denied by page state";
+	case PV_EEXIST:
+		return "already exists or overlaps";
+	case PV_ENOENT:
+		return "no such object";
+	case PV_ENOTSUP:
+		return "not supported";
+	case PV_EBUSY:
+		return "busy or queue full";
+	case PV_ESTATE:
+		return "wrong state for this operation";
+	case PV_EBADMSG:
+		return "malformed input";
+	case PV_EPORT:
+		return "port operation failed";
+	case PV_EIO:
+		return "backend I/O error";
+	case PV_ETIMEDOUT:
+		return "timed out";
+	case PV_EFAULT:
+		return "address not backed by RAM";
+	case PV_EFAULTINJ:
+		return "fault must be injected into the guest";
+	case PV_EINTR:
+		return "interrupted by a stop request";
+	case PV_EVERSION:
+		return "saved record has a bad version or content";
+	default:
+		return "unknown error";
 	}
 }
 

@@ -18,8 +18,8 @@ struct pv_mem_slot {
 	uint64_t base;
 	uint64_t last; /* inclusive: no overflow at the top of the address space */
 	enum pv_mem_kind kind;
-	uint8_t *hva;        /* RAM only: host mapping from the port */
-	uint16_t *pages;     /* RAM only: one state word per page */
+	uint8_t *hva;    /* RAM only: host mapping from the port */
+	uint16_t *pages; /* RAM only: one state word per page */
 };
 
 /* Handler of a registered range; the member used depends on the table. */
@@ -70,10 +70,10 @@ struct pv_vcpu {
 	uint32_t index;
 	void *port_data;
 	bool port_created;
-	void *wake_event;       /* HLT waits here; inject and stop signal it */
-	bool stop_requested;    /* atomic */
+	void *wake_event;        /* HLT waits here; inject and stop signal it */
+	bool stop_requested;     /* atomic */
 	uint64_t cpuid_gen_seen; /* CPUID table generation pushed to the port */
-	struct pv_stats stats;  /* written only by this vCPU's thread */
+	struct pv_stats stats;   /* written only by this vCPU's thread */
 };
 
 struct pv_partition {
@@ -94,15 +94,15 @@ struct pv_partition {
 	struct pv_range_set io;
 	struct pv_range_set mmio;
 	struct pv_range_set msr;
-	struct pv_cpuid_table *cpuid;         /* published snapshot */
+	struct pv_cpuid_table *cpuid; /* published snapshot */
 	struct pv_cpuid_table *cpuid_retired;
-	uint64_t cpuid_gen;                   /* bumped on every change; starts at 1 */
-	bool cpuid_pushed_by_library;         /* the port needs cpuid_update calls */
+	uint64_t cpuid_gen;           /* bumped on every change; starts at 1 */
+	bool cpuid_pushed_by_library; /* the port needs cpuid_update calls */
 	struct pv_filter filters[PV_FILTER_STAGE_COUNT];
 
 	pv_irq_router_fn irq_router;
 	void *irq_router_ctx;
-	void *cmpxchg_lock; /* fallback for compare-exchanges the CPU cannot do atomically */
+	void *cmpxchg_lock;      /* fallback for compare-exchanges the CPU cannot do atomically */
 	struct pv_timer *timers; /* live timers, destroyed with the partition */
 };
 
@@ -120,7 +120,8 @@ void pv_dispatch_free_tables(struct pv_partition *part);
 pv_err_t pv_cpuid_push(struct pv_vcpu *vcpu);
 
 /* Hot path of every I/O, MMIO and MSR exit: inlined into the dispatcher. */
-static inline const struct pv_range_entry *pv_range_find(const struct pv_range_table *t, uint64_t key)
+static inline const struct pv_range_entry *pv_range_find(const struct pv_range_table *t,
+							 uint64_t key)
 {
 	if (!t || t->count == 0)
 		return NULL;

@@ -91,29 +91,29 @@ static void format(struct fmt_out *o, const char *fmt, __builtin_va_list ap)
 		switch (*p) {
 		case 'd':
 		case 'i': {
-			long long v = lng == 0 ? __builtin_va_arg(ap, int)
-				      : lng == 1 ? __builtin_va_arg(ap, long)
-				      : lng == 2 ? __builtin_va_arg(ap, long long)
-						 : (long long)__builtin_va_arg(ap, size_t);
-			unsigned long long mag = v < 0 ? 0ull - (unsigned long long)v
-						       : (unsigned long long)v;
+			long long v = lng == 0 ? __builtin_va_arg(ap, int) :
+				      lng == 1 ? __builtin_va_arg(ap, long) :
+				      lng == 2 ? __builtin_va_arg(ap, long long) :
+						 (long long)__builtin_va_arg(ap, size_t);
+			unsigned long long mag =
+				v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
 			out_num(o, mag, v < 0, 10, false, width, zero, left);
 			break;
 		}
 		case 'u':
 		case 'x':
 		case 'X': {
-			unsigned long long v = lng == 0 ? __builtin_va_arg(ap, unsigned)
-					       : lng == 1 ? __builtin_va_arg(ap, unsigned long)
-					       : lng == 2 ? __builtin_va_arg(ap, unsigned long long)
-							  : __builtin_va_arg(ap, size_t);
+			unsigned long long v = lng == 0 ? __builtin_va_arg(ap, unsigned) :
+					       lng == 1 ? __builtin_va_arg(ap, unsigned long) :
+					       lng == 2 ? __builtin_va_arg(ap, unsigned long long) :
+							  __builtin_va_arg(ap, size_t);
 			out_num(o, v, false, *p == 'u' ? 10 : 16, *p == 'X', width, zero, left);
 			break;
 		}
 		case 'p':
 			out_str(o, "0x", 0, false);
-			out_num(o, (unsigned long long)(uintptr_t)__builtin_va_arg(ap, void *), false,
-				16, false, width, zero, left);
+			out_num(o, (unsigned long long)(uintptr_t) __builtin_va_arg(ap, void *),
+				false, 16, false, width, zero, left);
 			break;
 		case 's': {
 			const char *s = __builtin_va_arg(ap, const char *);

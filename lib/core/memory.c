@@ -72,7 +72,11 @@ static pv_err_t check_range(const struct pv_partition *part, enum pv_accessor wh
 	}
 }
 
-enum copy_dir { TO_GUEST, FROM_GUEST, ZERO_GUEST };
+enum copy_dir {
+	TO_GUEST,
+	FROM_GUEST,
+	ZERO_GUEST
+};
 
 /* Move bytes once the whole range was checked. */
 static void move_bytes(const struct pv_partition *part, uint64_t gpa, uint8_t *buf, size_t len,
@@ -99,7 +103,8 @@ static void move_bytes(const struct pv_partition *part, uint64_t gpa, uint8_t *b
 pv_err_t pv_mem_check(struct pv_partition *part, enum pv_accessor who, pv_gpa_t gpa, size_t len,
 		      unsigned perm)
 {
-	if (!part || !accessor_valid(part, who) || (perm & ~(unsigned)(PV_PERM_READ | PV_PERM_WRITE)))
+	if (!part || !accessor_valid(part, who) ||
+	    (perm & ~(unsigned)(PV_PERM_READ | PV_PERM_WRITE)))
 		return PV_EINVAL;
 	if (len == 0)
 		return PV_OK;
@@ -198,7 +203,8 @@ static void update_pages(struct pv_partition *part, uint64_t gpa, uint64_t npage
 		uint64_t n = PV_MIN(in_slot, npages);
 		for (uint64_t i = 0; i < n; i++) {
 			uint16_t *w = &s->pages[page + i];
-			pv_atomic_store_relaxed(w, (uint16_t)((pv_atomic_load_relaxed(w) & keep) | set));
+			pv_atomic_store_relaxed(
+				w, (uint16_t)((pv_atomic_load_relaxed(w) & keep) | set));
 		}
 		npages -= n;
 		gpa += n << PV_PAGE_SHIFT;
@@ -242,7 +248,8 @@ pv_err_t pv_mem_get_page(struct pv_partition *part, pv_gpa_t gpa, enum pv_page_v
 		return PV_ERANGE;
 	if (s->kind != PV_MEM_RAM)
 		return PV_EFAULT;
-	uint16_t st = pv_atomic_load_relaxed(&s->pages[(pv_gpa_val(gpa) - s->base) >> PV_PAGE_SHIFT]);
+	uint16_t st =
+		pv_atomic_load_relaxed(&s->pages[(pv_gpa_val(gpa) - s->base) >> PV_PAGE_SHIFT]);
 	if (vis)
 		*vis = (st & PV_PAGE_SHARED_BIT) ? PV_VIS_SHARED : PV_VIS_PRIVATE;
 	if (perms)
@@ -268,8 +275,8 @@ pv_err_t pv_mem_lookup(struct pv_partition *part, pv_gpa_t gpa, struct pv_mem_ra
  * publish values the guest may change concurrently. Other shapes than the
  * CPU's atomics (16 bytes, misaligned) take a partition lock, which only
  * serializes them against each other. */
-pv_err_t pv_mem_cmpxchg(struct pv_partition *part, enum pv_accessor who, pv_gpa_t gpa,
-			unsigned len, void *expected, const void *desired, bool *swapped)
+pv_err_t pv_mem_cmpxchg(struct pv_partition *part, enum pv_accessor who, pv_gpa_t gpa, unsigned len,
+			void *expected, const void *desired, bool *swapped)
 {
 	uint64_t a = pv_gpa_val(gpa);
 	if (!part || !expected || !desired || !swapped || len == 0 || len > 16 ||
@@ -280,22 +287,31 @@ pv_err_t pv_mem_cmpxchg(struct pv_partition *part, enum pv_accessor who, pv_gpa_
 		return err;
 	const struct pv_mem_slot *s = pv_mem_find_slot(part, a);
 	uint8_t *host = s->hva + (a - s->base);
-	bool aligned = (len & (len - 1)) == 0 && len <= 8 && (a & (len - 1)) == 0 && a + len - 1 <= s->last;
+	bool aligned = (len & (len - 1)) == 0 && len <= 8 && (a & (len - 1)) == 0 &&
+		       a + len - 1 <= s->last;
 	if (aligned) {
 		switch (len) {
-#define PV_CAS(T)                                                                              \
-	do {                                                                                   \
-		T exp, des;                                                                    \
-		pv_memcpy(&exp, expected, sizeof(T));                                          \
-		pv_memcpy(&des, desired, sizeof(T));                                           \
-		*swapped = __atomic_compare_exchange_n((T *)(void *)host, &exp, des, false,   \
-						       __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);    \
-		pv_memcpy(expected, &exp, sizeof(T));                                          \
+#define PV_CAS(T)                                                                           \
+	do {                                                                                \
+		T exp, des;                                                                 \
+		pv_memcpy(&exp, expected, sizeof(T));                                       \
+		pv_memcpy(&des, desired, sizeof(T));                                        \
+		*swapped = __atomic_compare_exchange_n((T *)(void *)host, &exp, des, false, \
+						       __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST); \
+		pv_memcpy(expected, &exp, sizeof(T));                                       \
 	} while (0)
-		case 1: PV_CAS(uint8_t); break;
-		case 2: PV_CAS(uint16_t); break;
-		case 4: PV_CAS(uint32_t); break;
-		default: PV_CAS(uint64_t); break;
+		case 1:
+			PV_CAS(uint8_t);
+			break;
+		case 2:
+			PV_CAS(uint16_t);
+			break;
+		case 4:
+			PV_CAS(uint32_t);
+			break;
+		default:
+			PV_CAS(uint64_t);
+			break;
 #undef PV_CAS
 		}
 		return PV_OK;

@@ -43,7 +43,8 @@ static void mmio_access(struct pv_vcpu *vcpu, uint64_t gpa, uint8_t *buf, unsign
 		if (is_write)
 			pv_memcpy(&v, buf, n);
 		if (!e) {
-			pv_counter_inc(is_write ? &st->mmio_unhandled_writes : &st->mmio_unhandled_reads);
+			pv_counter_inc(is_write ? &st->mmio_unhandled_writes :
+						  &st->mmio_unhandled_reads);
 			v = mask;
 		} else if (e->fn.mmio(e->ctx, vcpu, gpa - e->first, (uint8_t)n, is_write, &v)) {
 			pv_counter_inc(&st->handler_errors);
@@ -128,8 +129,8 @@ static const struct pv_x86emu_ops emu_ops = {
 };
 
 /* Fetch up to 15 instruction bytes at CS:RIP, page by page. */
-static pv_err_t fetch(struct pv_x86emu_state *st, struct emu_ctx *ctx, uint8_t *bytes,
-		      size_t *len, struct pv_x86_fault *fault)
+static pv_err_t fetch(struct pv_x86emu_state *st, struct emu_ctx *ctx, uint8_t *bytes, size_t *len,
+		      struct pv_x86_fault *fault)
 {
 	uint64_t la = st->sregs.cs.base + st->regs.rip;
 	if (pv_x86emu_mode(st) != PV_X86_MODE_64)
@@ -141,7 +142,8 @@ static pv_err_t fetch(struct pv_x86emu_state *st, struct emu_ctx *ctx, uint8_t *
 						   &gpa, fault);
 		if (err)
 			return got ? PV_OK : err; /* decode says if the first page was enough */
-		size_t n = PV_MIN(PV_X86_MAX_INSN_LEN - got, PV_PAGE_SIZE - (gpa & (PV_PAGE_SIZE - 1)));
+		size_t n = PV_MIN(PV_X86_MAX_INSN_LEN - got,
+				  PV_PAGE_SIZE - (gpa & (PV_PAGE_SIZE - 1)));
 		err = emu_read(ctx, gpa, bytes + got, (unsigned)n);
 		if (err)
 			return got ? PV_OK : err;
@@ -180,7 +182,8 @@ void pv_mmio_emulate(struct pv_vcpu *vcpu, struct pv_exit *exit)
 	pv_err_t err;
 
 	pv_memset(&st, 0, sizeof(st));
-	if (port->get_regs(vcpu->port_data, &st.regs) || port->get_sregs(vcpu->port_data, &st.sregs))
+	if (port->get_regs(vcpu->port_data, &st.regs) ||
+	    port->get_sregs(vcpu->port_data, &st.sregs))
 		goto port_failed;
 	pv_memcpy(bytes, m->insn, len);
 	enum pv_x86_mode mode = pv_x86emu_mode(&st);
@@ -223,8 +226,8 @@ void pv_mmio_emulate(struct pv_vcpu *vcpu, struct pv_exit *exit)
 	inject_fault(exit, &fault);
 	return;
 port_failed:
-	pv_log(vcpu->part, PV_LOG_ERROR, "core", "vCPU %u: register access failed in MMIO emulation",
-	       vcpu->index);
+	pv_log(vcpu->part, PV_LOG_ERROR, "core",
+	       "vCPU %u: register access failed in MMIO emulation", vcpu->index);
 	pv_counter_inc(&vcpu->stats.mmio_emulation_faults);
 	inject_fault(exit, &(struct pv_x86_fault){.vector = PV_VEC_GP, .has_error_code = true});
 }

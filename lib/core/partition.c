@@ -27,8 +27,8 @@ static bool port_complete(const struct pv_port_ops *p)
 {
 	return p && p->name && p->partition_create && p->partition_destroy && p->map_ram &&
 	       p->vcpu_create && p->vcpu_destroy && p->vcpu_run && p->vcpu_complete &&
-	       p->get_regs && p->set_regs && p->get_sregs && p->set_sregs && p->inject &&
-	       p->stop && p->clock_ns;
+	       p->get_regs && p->set_regs && p->get_sregs && p->set_sregs && p->inject && p->stop &&
+	       p->clock_ns;
 }
 
 /* Copy, check and sort the memory map into part->slots. */
@@ -41,7 +41,8 @@ static pv_err_t load_memory_map(struct pv_partition *part, const struct pv_parti
 		uint64_t base = pv_gpa_val(r->base), last;
 		if (r->kind != PV_MEM_RAM && r->kind != PV_MEM_MMIO && r->kind != PV_MEM_RESERVED)
 			return PV_EINVAL;
-		if (!pv_is_aligned_u64(base, PV_PAGE_SIZE) || !pv_is_aligned_u64(r->size, PV_PAGE_SIZE))
+		if (!pv_is_aligned_u64(base, PV_PAGE_SIZE) ||
+		    !pv_is_aligned_u64(r->size, PV_PAGE_SIZE))
 			return PV_EINVAL;
 		if (!pv_range_last(base, r->size, &last))
 			return PV_EINVAL;
@@ -180,8 +181,8 @@ void pv_partition_destroy(struct pv_partition *part)
 	for (uint32_t i = 0; i < part->slot_count; i++) {
 		struct pv_mem_slot *s = &part->slots[i];
 		if (s->hva && part->port->unmap_ram)
-			part->port->unmap_ram(part->port_data, pv_gpa(s->base), s->last - s->base + 1,
-					      s->hva);
+			part->port->unmap_ram(part->port_data, pv_gpa(s->base),
+					      s->last - s->base + 1, s->hva);
 		pv_free(part, s->pages);
 	}
 	if (part->port_created)

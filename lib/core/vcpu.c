@@ -33,8 +33,9 @@ pv_err_t pv_vcpu_run_once(struct pv_vcpu *vcpu, struct pv_exit *exit)
 	pv_vcpu_dispatch(vcpu, exit);
 	err = port->vcpu_complete(vcpu->port_data, exit);
 	if (err)
-		pv_log(vcpu->part, PV_LOG_ERROR, "core", "vCPU %u: completion of %s exit failed: %s",
-		       vcpu->index, pv_exit_kind_name(exit->kind), pv_strerror(err));
+		pv_log(vcpu->part, PV_LOG_ERROR, "core",
+		       "vCPU %u: completion of %s exit failed: %s", vcpu->index,
+		       pv_exit_kind_name(exit->kind), pv_strerror(err));
 	return err;
 }
 

@@ -47,11 +47,11 @@ static void set_long_mode(struct ct_env *e, uint64_t rip, uint64_t rax, uint64_t
 {
 	struct pv_sregs s;
 	memset(&s, 0, sizeof(s));
-	s.cr0 = 1; /* PE */
+	s.cr0 = 1;                       /* PE */
 	s.efer = (1u << 8) | (1u << 10); /* LME | LMA */
 	s.cs = (struct pv_segment){.present = 1, .s = 1, .type = 0xB, .l = 1, .limit = 0xFFFFFFFF};
-	s.ds = s.es = s.ss = (struct pv_segment){.present = 1, .s = 1, .type = 3, .db = 1,
-						 .limit = 0xFFFFFFFF};
+	s.ds = s.es = s.ss =
+		(struct pv_segment){.present = 1, .s = 1, .type = 3, .db = 1, .limit = 0xFFFFFFFF};
 	assert_int_equal(pv_mock_set_sregs(e->mock, 0, &s), PV_OK);
 	struct pv_regs r;
 	memset(&r, 0, sizeof(r));
@@ -75,7 +75,8 @@ static void open_env(struct ct_env *e)
 {
 	memset(&g, 0, sizeof(g));
 	ct_open(e, 0, 1);
-	assert_int_equal(pv_mmio_register(e->part, pv_gpa(MMIO_BASE), 0x1000, mmio_fn, NULL), PV_OK);
+	assert_int_equal(pv_mmio_register(e->part, pv_gpa(MMIO_BASE), 0x1000, mmio_fn, NULL),
+			 PV_OK);
 }
 
 static struct pv_regs regs_of(struct ct_env *e)
@@ -255,7 +256,8 @@ static void test_truncated_exit_bytes_are_completed_by_fetch(void **state)
 	(void)state;
 	struct ct_env e;
 	open_env(&e);
-	static const uint8_t insn[] = {0xC7, 0x00, 0x78, 0x56, 0x34, 0x12}; /* mov dword [rax], imm32 */
+	static const uint8_t insn[] = {0xC7, 0x00, 0x78,
+				       0x56, 0x34, 0x12}; /* mov dword [rax], imm32 */
 	assert_int_equal(pv_mem_write(e.part, PV_ACCESS_PARAVISOR, pv_gpa(0x3000), insn, 6), PV_OK);
 	set_long_mode(&e, 0x3000, MMIO_BASE + 0x40, 0);
 	struct pv_exit x = emu_exit(insn, 3); /* only the first three bytes */

@@ -24,18 +24,26 @@ stop() {
 	wait "$PID" || fail "server exit status $?"
 	PID=
 }
+# Every client call gets a deadline: a server that stops answering is a
+# clear failure naming the call, never a hung test.
+tpm() {
+	timeout 60 "$@"
+	local rc=$?
+	[ "$rc" -eq 124 ] && echo "FAIL: $1 timed out after 60 s (tpm_server not answering)" >&2
+	return "$rc"
+}
 mkdir -p "$WORK/state"
 start
-tpm2_startup -c -T "$T" || fail startup
-R1=$(tpm2_getrandom -T "$T" --hex 32) || fail getrandom
-R2=$(tpm2_getrandom -T "$T" --hex 32) || fail getrandom
+tpm tpm2_startup -c -T "$T" || fail startup
+R1=$(tpm tpm2_getrandom -T "$T" --hex 32) || fail getrandom
+R2=$(tpm tpm2_getrandom -T "$T" --hex 32) || fail getrandom
 [ ${#R1} -eq 64 ] || fail "getrandom length ${#R1}"
 [ "$R1" != "$R2" ] || fail "getrandom repeated itself"
-tpm2_pcrread -T "$T" sha256:16 -o "$WORK/pcr0.bin" >/dev/null || fail pcrread
+tpm tpm2_pcrread -T "$T" sha256:16 -o "$WORK/pcr0.bin" >/dev/null || fail pcrread
 cmp -s "$WORK/pcr0.bin" <(head -c 32 /dev/zero) || fail "PCR16 not zero after startup"
 DIG=00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff
-tpm2_pcrextend -T "$T" "16:sha256=$DIG" || fail pcrextend
-tpm2_pcrread -T "$T" sha256:16 -o "$WORK/pcr1.bin" >/dev/null || fail "pcrread after extend"
+tpm tpm2_pcrextend -T "$T" "16:sha256=$DIG" || fail pcrextend
+tpm tpm2_pcrread -T "$T" sha256:16 -o "$WORK/pcr1.bin" >/dev/null || fail "pcrread after extend"
 if command -v python3 >/dev/null; then
 	EXP=$(python3 -c "import hashlib,sys; print(hashlib.sha256(bytes(32)+bytes.fromhex('$DIG')).hexdigest())")
 	GOT=$(od -An -tx1 -v "$WORK/pcr1.bin" | tr -d ' \n')
@@ -43,23 +51,23 @@ if command -v python3 >/dev/null; then
 else
 	cmp -s "$WORK/pcr0.bin" "$WORK/pcr1.bin" && fail "PCR16 did not change"
 fi
-tpm2_createprimary -T "$T" -C o -G ecc -c "$WORK/primary.ctx" >/dev/null || fail createprimary
-tpm2_flushcontext -T "$T" -t || fail flushcontext
+tpm tpm2_createprimary -T "$T" -C o -G ecc -c "$WORK/primary.ctx" >/dev/null || fail createprimary
+tpm tpm2_flushcontext -T "$T" -t || fail flushcontext
 head -c 32 /dev/urandom >"$WORK/nv.in"
-tpm2_nvdefine -T "$T" 0x1500016 -C o -s 32 -a "ownerread|ownerwrite" >/dev/null || fail nvdefine
-tpm2_nvwrite -T "$T" 0x1500016 -C o -i "$WORK/nv.in" || fail nvwrite
-tpm2_nvread -T "$T" 0x1500016 -C o -s 32 -o "$WORK/nv.out" || fail nvread
+tpm tpm2_nvdefine -T "$T" 0x1500016 -C o -s 32 -a "ownerread|ownerwrite" >/dev/null || fail nvdefine
+tpm tpm2_nvwrite -T "$T" 0x1500016 -C o -i "$WORK/nv.in" || fail nvwrite
+tpm tpm2_nvread -T "$T" 0x1500016 -C o -s 32 -o "$WORK/nv.out" || fail nvread
 cmp -s "$WORK/nv.in" "$WORK/nv.out" || fail "NV read differs"
-tpm2_shutdown -T "$T" || fail shutdown
+tpm tpm2_shutdown -T "$T" || fail shutdown
 stop
 # Restart: NV contents come back from the state directory.
 start
-tpm2_startup -c -T "$T" || fail "startup after restart"
-tpm2_nvread -T "$T" 0x1500016 -C o -s 32 -o "$WORK/nv.out2" || fail "nvread after restart"
+tpm tpm2_startup -c -T "$T" || fail "startup after restart"
+tpm tpm2_nvread -T "$T" 0x1500016 -C o -s 32 -o "$WORK/nv.out2" || fail "nvread after restart"
 cmp -s "$WORK/nv.in" "$WORK/nv.out2" || fail "NV contents lost across restart"
-tpm2_pcrread -T "$T" sha256:16 -o "$WORK/pcr2.bin" >/dev/null || fail "pcrread after restart"
+tpm tpm2_pcrread -T "$T" sha256:16 -o "$WORK/pcr2.bin" >/dev/null || fail "pcrread after restart"
 cmp -s "$WORK/pcr2.bin" <(head -c 32 /dev/zero) || fail "PCR16 not reset by the restart"
-tpm2_nvundefine -T "$T" 0x1500016 -C o || fail nvundefine
+tpm tpm2_nvundefine -T "$T" 0x1500016 -C o || fail nvundefine
 stop
 ls "$WORK/state"/.tmp-* >/dev/null 2>&1 && fail "temporary state file left behind"
 rm -rf "$WORK"
