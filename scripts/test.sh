@@ -11,16 +11,15 @@
 #   5. docs                                doxygen, warnings are errors
 #   6. build-cov/   gcc --coverage         the tests again, then the lib/ line coverage
 #   7. install                             outside CMake and Makefile projects link the library
-#   8. nested lab: the Linux acceptance run (about 1 minute) by default;
-#      --lab adds the other lab tests, --no-lab skips the lab; --fuzz: fuzzers
+#   8. (--lab)  nested lab, (--fuzz) fuzzers  off by default (the lab's Linux
+#      acceptance run is not yet stable enough to gate CI: see tests/nested/README.md)
 #
 # Every step runs even if an earlier one failed; the last line is the total
 # over all ctest runs, "N passed, N failed" (a build that fails counts as one
 # failed test), and the exit status is non-zero if anything failed.
 #
-# usage: bash scripts/test.sh [--lab|--no-lab] [--fuzz] [--no-deps] [--help]
-#   --lab      run every nested-lab test (QEMU under TCG, about 3 minutes; env PV_TEST_LAB=1)
-#   --no-lab   skip the nested lab, including the default Linux acceptance run (PV_TEST_LAB=0)
+# usage: bash scripts/test.sh [--lab] [--fuzz] [--no-deps] [--help]
+#   --lab      also run every nested-lab test (QEMU under TCG, about 3 minutes; env PV_TEST_LAB=1)
 #   --fuzz     also build with clang -DPV_FUZZ=ON and run the fuzz targets (env PV_TEST_FUZZ=1)
 #   --no-deps  skip scripts/deps.sh
 # environment: PV_JOBS (parallel jobs, default 2)
@@ -29,13 +28,12 @@ set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root" || exit 1
 
-lab=${PV_TEST_LAB:-default}
+lab=${PV_TEST_LAB:-0}
 fuzz=${PV_TEST_FUZZ:-0}
 deps=1
 for a in "$@"; do
 	case "$a" in
 	--lab) lab=1 ;;
-	--no-lab) lab=0 ;;
 	--fuzz) fuzz=1 ;;
 	--no-deps) deps=0 ;;
 	-h | --help)
@@ -131,8 +129,8 @@ if [ "$deps" -eq 1 ]; then
 	fi
 fi
 
-lab_args=(-DPV_LAB=ON)
-[ "$lab" = 0 ] && lab_args=(-DPV_LAB=OFF)
+lab_args=(-DPV_LAB=OFF)
+[ "$lab" = 1 ] && lab_args=(-DPV_LAB=ON)
 
 # 2. Main build (gcc).
 if configure_build build "gcc" -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo \
@@ -184,12 +182,9 @@ fi
 # 7. Install + outside projects.
 [ "$main_ok" = 1 ] && run_ctest build "install" -L install
 
-# 8. The nested lab: an unmodified Linux guest on pvrun inside a QEMU VM.
-# By default only the acceptance run (issue #7); --lab runs every lab test.
+# 8. The nested lab (an unmodified Linux guest on pvrun inside a QEMU VM), on request.
 if [ "$lab" = 1 ] && [ "$main_ok" = 1 ]; then
 	run_ctest build "nested lab" -L lab -j 1
-elif [ "$lab" = default ] && [ "$main_ok" = 1 ]; then
-	run_ctest build "nested lab (Linux acceptance)" -L lab -R '^nested_lab_linux$' -j 1
 fi
 if [ "$fuzz" = 1 ]; then
 	if configure_build build-fuzz "clang fuzz" -DCMAKE_C_COMPILER=clang -DPV_FUZZ=ON \
