@@ -118,6 +118,15 @@ static pv_err_t decode_modrm(struct dec *d, struct pv_x86_insn *in)
 	return PV_OK;
 }
 
+/* "op r/m, reg" where the low opcode bit picks byte or full operand size
+ * (ALU 00-39, TEST 84/85, XCHG 86/87, CMPXCHG 0F B0/B1, XADD 0F C0/C1). */
+static pv_err_t decode_rm_reg_w(struct dec *d, struct pv_x86_insn *in, uint8_t opcode, unsigned osz)
+{
+	in->opsize = (opcode & 1) ? (uint8_t)osz : 1;
+	in->form = PV_X86_FORM_RM_REG;
+	return decode_modrm(d, in);
+}
+
 static pv_err_t take_imm(struct dec *d, struct pv_x86_insn *in, unsigned size, bool sign)
 {
 	uint64_t v;
@@ -177,9 +186,7 @@ static pv_err_t decode_onebyte(struct dec *d, struct pv_x86_insn *in, uint8_t op
 		switch (op & 7) {
 		case 0:
 		case 1:
-			in->opsize = (op & 1) ? (uint8_t)osz : 1;
-			in->form = PV_X86_FORM_RM_REG;
-			return decode_modrm(d, in);
+			return decode_rm_reg_w(d, in, op, osz);
 		case 2:
 		case 3:
 			in->opsize = (op & 1) ? (uint8_t)osz : 1;
@@ -218,15 +225,11 @@ static pv_err_t decode_onebyte(struct dec *d, struct pv_x86_insn *in, uint8_t op
 	case 0x84:
 	case 0x85:
 		in->op = PV_X86_OP_TEST;
-		in->opsize = (op & 1) ? (uint8_t)osz : 1;
-		in->form = PV_X86_FORM_RM_REG;
-		return decode_modrm(d, in);
+		return decode_rm_reg_w(d, in, op, osz);
 	case 0x86:
 	case 0x87:
 		in->op = PV_X86_OP_XCHG;
-		in->opsize = (op & 1) ? (uint8_t)osz : 1;
-		in->form = PV_X86_FORM_RM_REG;
-		return decode_modrm(d, in);
+		return decode_rm_reg_w(d, in, op, osz);
 	case 0x88:
 	case 0x89:
 	case 0x8a:
@@ -459,15 +462,11 @@ static pv_err_t decode_0f(struct dec *d, struct pv_x86_insn *in, uint8_t op)
 	case 0xb0:
 	case 0xb1:
 		in->op = PV_X86_OP_CMPXCHG;
-		in->opsize = (op & 1) ? (uint8_t)osz : 1;
-		in->form = PV_X86_FORM_RM_REG;
-		return decode_modrm(d, in);
+		return decode_rm_reg_w(d, in, op, osz);
 	case 0xc0:
 	case 0xc1:
 		in->op = PV_X86_OP_XADD;
-		in->opsize = (op & 1) ? (uint8_t)osz : 1;
-		in->form = PV_X86_FORM_RM_REG;
-		return decode_modrm(d, in);
+		return decode_rm_reg_w(d, in, op, osz);
 	case 0xb6:
 	case 0xb7:
 	case 0xbe:
