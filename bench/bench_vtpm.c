@@ -31,47 +31,14 @@
 #include <libtpms/tpm_library.h>
 #include <libtpms/tpm_memory.h>
 
+#include "devices/vtpm_memstore.h"
 #include "paravisor/port_mock.h"
 #include "paravisor/pv.h"
 #include "paravisor/vtpm.h"
 
 extern char **environ;
 
-static uint8_t *g_blob;
-static size_t g_blob_len;
-
-static pv_err_t st_load(void *ctx, const char *name, uint8_t *buf, size_t cap, size_t *len)
-{
-	(void)ctx;
-	if (strcmp(name, PV_VTPM_STATE_PERMANENT) || !g_blob)
-		return PV_ENOENT;
-	*len = g_blob_len;
-	if (!buf || cap < g_blob_len)
-		return PV_ERANGE;
-	memcpy(buf, g_blob, g_blob_len);
-	return PV_OK;
-}
-
-static pv_err_t st_store(void *ctx, const char *name, const uint8_t *data, size_t len)
-{
-	(void)ctx;
-	if (strcmp(name, PV_VTPM_STATE_PERMANENT))
-		return PV_OK;
-	uint8_t *c = malloc(len ? len : 1);
-	if (!c)
-		return PV_ENOMEM;
-	memcpy(c, data, len);
-	free(g_blob);
-	g_blob = c;
-	g_blob_len = len;
-	return PV_OK;
-}
-
-static pv_err_t st_remove(void *ctx, const char *name)
-{
-	(void)ctx, (void)name;
-	return PV_OK;
-}
+static struct vtpm_memstore g_store;
 
 static double now_us(void)
 {
@@ -287,9 +254,7 @@ int main(int argc, char **argv)
 	if (pv_partition_create(&pc, &part))
 		return 1;
 	struct pv_vtpm_config vc = {.startup = PV_VTPM_STARTUP_CLEAR};
-	vc.storage.load = st_load;
-	vc.storage.store = st_store;
-	vc.storage.remove = st_remove;
+	vtpm_memstore_attach(&g_store, &vc.storage);
 	if (pv_vtpm_create(part, &vc, &vtpm)) {
 		fprintf(stderr, "bench_vtpm: cannot create the vTPM\n");
 		return 1;
@@ -340,6 +305,6 @@ int main(int argc, char **argv)
 	pv_vtpm_destroy(vtpm);
 	pv_partition_destroy(part);
 	pv_mock_destroy(mock);
-	free(g_blob);
+	vtpm_memstore_free(&g_store);
 	return 0;
 }

@@ -12,6 +12,7 @@
 #include "paravisor/port_mock.h"
 #include "paravisor/pv.h"
 #include "paravisor/vtpm.h"
+#include "vtpm_memstore.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -19,41 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static struct pv_mock *g_mock;
 static struct pv_partition *g_part;
 static struct pv_vtpm *g_vtpm;
-static uint8_t *g_blob;
-static size_t g_blob_len;
-
-static pv_err_t st_load(void *ctx, const char *name, uint8_t *buf, size_t cap, size_t *len)
-{
-	(void)ctx;
-	if (strcmp(name, PV_VTPM_STATE_PERMANENT) || !g_blob)
-		return PV_ENOENT;
-	*len = g_blob_len;
-	if (!buf || cap < g_blob_len)
-		return PV_ERANGE;
-	memcpy(buf, g_blob, g_blob_len);
-	return PV_OK;
-}
-
-static pv_err_t st_store(void *ctx, const char *name, const uint8_t *data, size_t len)
-{
-	(void)ctx;
-	if (strcmp(name, PV_VTPM_STATE_PERMANENT))
-		return PV_OK;
-	uint8_t *c = malloc(len ? len : 1);
-	if (!c)
-		return PV_ENOMEM;
-	memcpy(c, data, len);
-	free(g_blob);
-	g_blob = c;
-	g_blob_len = len;
-	return PV_OK;
-}
-
-static pv_err_t st_remove(void *ctx, const char *name)
-{
-	(void)ctx, (void)name;
-	return PV_OK;
-}
+static struct vtpm_memstore g_store;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -71,9 +38,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (pv_partition_create(&pc, &g_part))
 		abort();
 	struct pv_vtpm_config vc = {.startup = PV_VTPM_STARTUP_CLEAR};
-	vc.storage.load = st_load;
-	vc.storage.store = st_store;
-	vc.storage.remove = st_remove;
+	vtpm_memstore_attach(&g_store, &vc.storage);
 	if (pv_vtpm_create(g_part, &vc, &g_vtpm))
 		abort();
 	return 0;

@@ -10,6 +10,7 @@
 #include "paravisor/uart16550.h"
 #include "tmk_host.h"
 #ifdef PV_TMK_HAVE_VTPM
+#include "devices/vtpm_memstore.h"
 #include "paravisor/vtpm.h"
 #endif
 
@@ -22,8 +23,7 @@ struct devfx {
 	bool level[16];
 #ifdef PV_TMK_HAVE_VTPM
 	struct pv_vtpm *vtpm;
-	uint8_t *blob;
-	size_t blob_len;
+	struct vtpm_memstore store; /* the TMK only needs a TPM for one run */
 #endif
 };
 
@@ -48,43 +48,6 @@ static pv_err_t router(void *ctx, bool is_msi, uint32_t gsi, bool level, uint64_
 	return pv_vcpu_inject(pv_partition_vcpu(f->part, 0), &ev);
 }
 
-#ifdef PV_TMK_HAVE_VTPM
-/* One-blob memory storage: the TMK only needs a TPM for one run. */
-static pv_err_t st_load(void *ctx, const char *name, uint8_t *buf, size_t cap, size_t *len)
-{
-	struct devfx *f = ctx;
-	if (strcmp(name, PV_VTPM_STATE_PERMANENT) || !f->blob)
-		return PV_ENOENT;
-	*len = f->blob_len;
-	if (!buf || cap < f->blob_len)
-		return PV_ERANGE;
-	memcpy(buf, f->blob, f->blob_len);
-	return PV_OK;
-}
-
-static pv_err_t st_store(void *ctx, const char *name, const uint8_t *data, size_t len)
-{
-	struct devfx *f = ctx;
-	if (strcmp(name, PV_VTPM_STATE_PERMANENT))
-		return PV_OK;
-	uint8_t *copy = malloc(len ? len : 1);
-	if (!copy)
-		return PV_ENOMEM;
-	memcpy(copy, data, len);
-	free(f->blob);
-	f->blob = copy;
-	f->blob_len = len;
-	return PV_OK;
-}
-
-static pv_err_t st_remove(void *ctx, const char *name)
-{
-	(void)ctx;
-	(void)name;
-	return PV_OK;
-}
-#endif
-
 static void teardown(struct tmk_host *h, void *ctx)
 {
 	struct devfx *f = ctx;
@@ -96,7 +59,7 @@ static void teardown(struct tmk_host *h, void *ctx)
 	pv_rtc_destroy(f->rtc);
 #ifdef PV_TMK_HAVE_VTPM
 	pv_vtpm_destroy(f->vtpm);
-	free(f->blob);
+	vtpm_memstore_free(&f->store);
 #endif
 	free(f);
 }
@@ -124,10 +87,7 @@ static pv_err_t setup(struct tmk_host *h, struct pv_partition *part, void **ctx)
 		goto fail;
 #ifdef PV_TMK_HAVE_VTPM
 	struct pv_vtpm_config vc = {.startup = PV_VTPM_STARTUP_CLEAR};
-	vc.storage.ctx = f;
-	vc.storage.load = st_load;
-	vc.storage.store = st_store;
-	vc.storage.remove = st_remove;
+	vtpm_memstore_attach(&f->store, &vc.storage);
 	err = pv_vtpm_create(part, &vc, &f->vtpm);
 	if (err)
 		goto fail;
