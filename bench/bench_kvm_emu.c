@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "kvmport/kvm_fixture.h"
 #include "paravisor/port_kvm.h"
 #include "paravisor/pv.h"
 
@@ -84,42 +85,21 @@ static int run_once(bool emulate, uint32_t n, double *cpu, double *wall)
 	pv_kvm_options_init(&o);
 	o.emulate_mmio = emulate;
 	struct pv_kvm *kvm;
-	if (pv_kvm_create(&o, &kvm) != PV_OK)
-		return -1;
-	struct pv_mem_range ram = {pv_gpa(0), RAM_SIZE, PV_MEM_RAM};
-	struct pv_partition_config pc;
-	memset(&pc, 0, sizeof(pc));
-	pc.vcpu_count = 1;
-	pc.vtl_count = 1;
-	pc.ranges = &ram;
-	pc.range_count = 1;
-	pc.port = pv_kvm_port_ops(kvm);
-	pc.port_ctx = kvm;
 	struct pv_partition *part;
-	if (pv_partition_create(&pc, &part) != PV_OK) {
-		pv_kvm_destroy(kvm);
+	if (kvmfx_create(&o, RAM_SIZE, 1, &kvm, &part) != PV_OK)
 		return -1;
-	}
 	uint16_t reg = 0;
 	uint8_t code[64];
 	size_t len = make_guest(code, n);
 	struct pv_vcpu *v = pv_partition_vcpu(part, 0);
-	struct pv_sregs s;
 	struct pv_regs r;
 	int rc = -1;
-	memset(&r, 0, sizeof(r));
-	r.rip = CODE_GPA;
-	r.rflags = PV_RFLAGS_FIXED;
-	r.gpr[PV_RSP] = 0x7000;
-	r.gpr[PV_RAX] = 0x1234;
 	if (pv_mmio_register(part, pv_gpa(DEV_GPA), 0x100, dev, &reg) ||
 	    pv_io_register(part, DONE_PORT, 1, done, NULL) ||
-	    pv_mem_write(part, PV_ACCESS_PARAVISOR, pv_gpa(CODE_GPA), code, len) ||
-	    pv_vcpu_get_sregs(v, &s))
+	    kvmfx_real_mode(part, v, CODE_GPA, code, len, 0x7000) || pv_vcpu_get_regs(v, &r))
 		goto out;
-	s.cs.base = s.ds.base = 0;
-	s.cs.selector = s.ds.selector = 0;
-	if (pv_vcpu_set_sregs(v, &s) || pv_vcpu_set_regs(v, &r))
+	r.gpr[PV_RAX] = 0x1234;
+	if (pv_vcpu_set_regs(v, &r))
 		goto out;
 	double c0 = clock_s(CLOCK_THREAD_CPUTIME_ID), w0 = clock_s(CLOCK_MONOTONIC);
 	struct pv_exit last;

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kvmport/kvm_fixture.h"
 #include "paravisor/port_kvm.h"
 #include "paravisor/pv.h"
 
@@ -178,33 +179,13 @@ static struct rate run_lib(uint32_t n)
 	struct rate rate = {-1, -1};
 	struct pv_kvm *kvm = NULL;
 	struct pv_partition *part = NULL;
-	if (pv_kvm_create(NULL, &kvm))
+	if (kvmfx_create(NULL, MEM_SIZE, 1, &kvm, &part))
 		return rate;
-	struct pv_mem_range ram = {pv_gpa(0), MEM_SIZE, PV_MEM_RAM};
-	struct pv_partition_config pc;
-	memset(&pc, 0, sizeof(pc));
-	pc.vcpu_count = 1;
-	pc.vtl_count = 1;
-	pc.ranges = &ram;
-	pc.range_count = 1;
-	pc.port = pv_kvm_port_ops(kvm);
-	pc.port_ctx = kvm;
-	if (pv_partition_create(&pc, &part))
-		goto out;
 	uint8_t code[32];
 	size_t len = make_guest(code, n);
 	struct pv_vcpu *v = pv_partition_vcpu(part, 0);
-	struct pv_sregs s;
-	struct pv_regs regs;
-	if (pv_mem_write(part, PV_ACCESS_PARAVISOR, pv_gpa(CODE_GPA), code, len) ||
-	    pv_io_register(part, IO_PORT, 2, io_fn, NULL) || pv_vcpu_get_sregs(v, &s))
-		goto out;
-	s.cs.base = 0;
-	s.cs.selector = 0;
-	memset(&regs, 0, sizeof(regs));
-	regs.rip = CODE_GPA;
-	regs.rflags = 2;
-	if (pv_vcpu_set_sregs(v, &s) || pv_vcpu_set_regs(v, &regs))
+	if (pv_io_register(part, IO_PORT, 2, io_fn, NULL) ||
+	    kvmfx_real_mode(part, v, CODE_GPA, code, len, 0))
 		goto out;
 	lib_count = 0;
 	struct pv_exit last;

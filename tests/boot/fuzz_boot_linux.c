@@ -6,39 +6,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bzimage_fixture.h"
 #include "paravisor/boot_linux.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define TPL_SIZE (5u * 512u + 4096u)
 
-static void put32(uint8_t *p, size_t off, uint32_t v)
-{
-	for (unsigned i = 0; i < 4; i++)
-		p[off + i] = (uint8_t)(v >> (8 * i));
-}
-
 /* A valid image whose setup header the fuzzer then overwrites in part, so
  * that the checks past the magic get exercised too. */
 static void template_image(uint8_t *img)
 {
 	memset(img, 0, TPL_SIZE);
-	img[0x1f1] = 4;
-	put32(img, 0x1f4, 4096 / 16);
-	img[0x1fe] = 0x55;
-	img[0x1ff] = 0xaa;
-	img[0x201] = 0x6a;
-	memcpy(img + 0x202, "HdrS", 4);
-	img[0x206] = 0x0f;
-	img[0x207] = 0x02;
-	img[0x211] = 1;
-	put32(img, 0x22c, 0x7fffffff);
-	put32(img, 0x230, 0x200000);
-	img[0x234] = 1;
-	img[0x236] = 0x03;
-	put32(img, 0x238, 255);
-	put32(img, 0x258, 0x1000000);
-	put32(img, 0x260, 0x100000);
+	bzimage_fake_header(img, 4096, 255, 0x100000);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

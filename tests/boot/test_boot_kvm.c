@@ -19,6 +19,8 @@
 
 #include <cmocka.h>
 
+#include "boot/bzimage_fixture.h"
+#include "kvmport/kvm_fixture.h"
 #include "paravisor/acpi.h"
 #include "paravisor/boot_linux.h"
 #include "paravisor/port_kvm.h"
@@ -66,33 +68,12 @@ struct fx {
 	volatile int done;
 };
 
-static void put32(uint8_t *p, size_t off, uint32_t v)
-{
-	for (unsigned i = 0; i < 4; i++)
-		p[off + i] = (uint8_t)(v >> (8 * i));
-}
-
 static uint8_t *fake_image(void)
 {
 	uint8_t *img = calloc(1, IMAGE_SIZE);
 
 	assert_non_null(img);
-	img[0x1f1] = 4;
-	put32(img, 0x1f4, KERNEL_BYTES / 16u);
-	img[0x1fe] = 0x55;
-	img[0x1ff] = 0xaa;
-	img[0x201] = 0x6a;
-	memcpy(img + 0x202, "HdrS", 4);
-	img[0x206] = 0x0f;
-	img[0x207] = 0x02;
-	img[0x211] = 1;
-	put32(img, 0x22c, 0x7fffffff);
-	put32(img, 0x230, 0x200000);
-	img[0x234] = 1;
-	img[0x236] = 0x03;
-	put32(img, 0x238, 255);
-	put32(img, 0x258, 0x1000000);
-	put32(img, 0x260, 0x10000);
+	bzimage_fake_header(img, KERNEL_BYTES, 255, 0x10000);
 	memcpy(img + SETUP_SIZE + 0x200, entry_code, sizeof(entry_code));
 	return img;
 }
@@ -182,21 +163,11 @@ static void test_entry_on_kvm(void **state)
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	struct pv_mem_range ram = {pv_gpa(0), 32 * MiB, PV_MEM_RAM};
 	struct pv_kvm_options o;
 
 	assert_non_null(f);
 	pv_kvm_options_init(&o);
-	assert_int_equal(pv_kvm_create(&o, &f->kvm), PV_OK);
-	struct pv_partition_config pc = {
-		.vcpu_count = 1,
-		.vtl_count = 1,
-		.ranges = &ram,
-		.range_count = 1,
-		.port = pv_kvm_port_ops(f->kvm),
-		.port_ctx = f->kvm,
-	};
-	assert_int_equal(pv_partition_create(&pc, &f->part), PV_OK);
+	assert_int_equal(kvmfx_create(&o, 32 * MiB, 1, &f->kvm, &f->part), PV_OK);
 	f->vcpu = pv_partition_vcpu(f->part, 0);
 	*state = f;
 	return 0;

@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "boot/bzimage_fixture.h"
 #include "paravisor/acpi.h"
 #include "paravisor/boot_linux.h"
 #include "paravisor/port_mock.h"
@@ -26,12 +27,6 @@ struct fx {
 	uint8_t *initrd;
 };
 
-static void put32(uint8_t *p, size_t off, uint32_t v)
-{
-	for (unsigned i = 0; i < 4; i++)
-		p[off + i] = (uint8_t)(v >> (8 * i));
-}
-
 static uint64_t get64(const uint8_t *p)
 {
 	uint64_t v = 0;
@@ -45,22 +40,7 @@ static uint8_t *fake_image(void)
 	uint8_t *img = calloc(1, IMAGE_SIZE);
 
 	assert_non_null(img);
-	img[0x1f1] = 4;
-	put32(img, 0x1f4, KERNEL_BYTES / 16u);
-	img[0x1fe] = 0x55;
-	img[0x1ff] = 0xaa;
-	img[0x201] = 0x6a;
-	memcpy(img + 0x202, "HdrS", 4);
-	img[0x206] = 0x0f;
-	img[0x207] = 0x02;
-	img[0x211] = 1;
-	put32(img, 0x22c, 0x7fffffff);
-	put32(img, 0x230, 0x200000);
-	img[0x234] = 1;
-	img[0x236] = 0x03;
-	put32(img, 0x238, 2047);
-	put32(img, 0x258, 0x1000000);
-	put32(img, 0x260, 8 * MiB);
+	bzimage_fake_header(img, KERNEL_BYTES, 2047, 8 * MiB);
 	for (size_t i = SETUP_SIZE; i < IMAGE_SIZE; i++)
 		img[i] = (uint8_t)(i * 13u + 1u);
 	return img;

@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "kvmport/kvm_fixture.h"
 #include "paravisor/port_kvm.h"
 #include "paravisor/pv.h"
 
@@ -101,20 +102,10 @@ static void fx_open(struct fx *f, bool emulate)
 	struct pv_kvm_options o;
 	pv_kvm_options_init(&o);
 	o.emulate_mmio = emulate;
-	assert_int_equal(pv_kvm_create(&o, &f->kvm), PV_OK);
-	struct pv_mem_range ram = {pv_gpa(0), RAM_SIZE, PV_MEM_RAM};
-	struct pv_partition_config pc;
-	memset(&pc, 0, sizeof(pc));
-	pc.vcpu_count = 1;
-	pc.vtl_count = 1;
-	pc.ranges = &ram;
-	pc.range_count = 1;
-	pc.port = pv_kvm_port_ops(f->kvm);
-	pc.port_ctx = f->kvm;
-	assert_int_equal(pv_partition_create(&pc, &f->part), PV_OK);
+	assert_int_equal(kvmfx_create(&o, RAM_SIZE, 1, &f->kvm, &f->part), PV_OK);
 	f->v = pv_partition_vcpu(f->part, 0);
-	assert_non_null(pc.port->get_xmm);
-	assert_non_null(pc.port->set_xmm);
+	assert_non_null(pv_partition_port(f->part)->get_xmm);
+	assert_non_null(pv_partition_port(f->part)->set_xmm);
 	assert_int_equal(pv_io_register(f->part, STOP_PORT, 2, port_io, f), PV_OK);
 	assert_int_equal(pv_mmio_register(f->part, pv_gpa(DEV), 256, dev_mmio, f), PV_OK);
 	assert_int_equal(pv_mmio_register(f->part, pv_gpa(BULK), 0x1000, bulk_mmio, f), PV_OK);
@@ -135,24 +126,7 @@ static void load(struct fx *f, const uint8_t *code, size_t len)
 	assert_int_equal(pv_mem_write(f->part, PV_ACCESS_PARAVISOR, pv_gpa(6 * 4), ivt, 4), PV_OK);
 	assert_int_equal(pv_mem_write(f->part, PV_ACCESS_PARAVISOR, pv_gpa(0x2000), ud, sizeof(ud)),
 			 PV_OK);
-	assert_int_equal(pv_mem_write(f->part, PV_ACCESS_PARAVISOR, pv_gpa(CODE), code, len),
-			 PV_OK);
-	struct pv_sregs s;
-	assert_int_equal(pv_vcpu_get_sregs(f->v, &s), PV_OK);
-	s.cs.base = 0;
-	s.cs.selector = 0;
-	s.ss.base = 0;
-	s.ss.selector = 0;
-	s.ds.base = 0;
-	s.ds.selector = 0;
-	s.es = s.ds;
-	assert_int_equal(pv_vcpu_set_sregs(f->v, &s), PV_OK);
-	struct pv_regs r;
-	memset(&r, 0, sizeof(r));
-	r.rip = CODE;
-	r.rflags = PV_RFLAGS_FIXED;
-	r.gpr[PV_RSP] = 0x7000;
-	assert_int_equal(pv_vcpu_set_regs(f->v, &r), PV_OK);
+	assert_int_equal(kvmfx_real_mode(f->part, f->v, CODE, code, len, 0x7000), PV_OK);
 }
 
 static void run(struct fx *f)

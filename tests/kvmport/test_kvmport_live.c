@@ -21,6 +21,7 @@
 
 #include <cmocka.h>
 
+#include "kvmport/kvm_fixture.h"
 #include "paravisor/port_kvm.h"
 #include "paravisor/pv.h"
 
@@ -89,17 +90,7 @@ static void fx_open_n(struct fx *f, bool irqchip, uint32_t vcpus)
 	struct pv_kvm_options o;
 	pv_kvm_options_init(&o);
 	o.irqchip = irqchip;
-	assert_int_equal(pv_kvm_create(&o, &f->kvm), PV_OK);
-	struct pv_mem_range ram = {pv_gpa(0), RAM_SIZE, PV_MEM_RAM};
-	struct pv_partition_config pc;
-	memset(&pc, 0, sizeof(pc));
-	pc.vcpu_count = vcpus;
-	pc.vtl_count = 1;
-	pc.ranges = &ram;
-	pc.range_count = 1;
-	pc.port = pv_kvm_port_ops(f->kvm);
-	pc.port_ctx = f->kvm;
-	assert_int_equal(pv_partition_create(&pc, &f->part), PV_OK);
+	assert_int_equal(kvmfx_create(&o, RAM_SIZE, vcpus, &f->kvm, &f->part), PV_OK);
 	f->v = pv_partition_vcpu(f->part, 0);
 	assert_int_equal(pv_io_register(f->part, STOP_PORT, 1, stop_io, f), PV_OK);
 	assert_int_equal(pv_io_register(f->part, STOP_PORT8, 1, stop_io, f), PV_OK);
@@ -118,22 +109,10 @@ static void fx_close(struct fx *f)
 	pv_kvm_destroy(f->kvm);
 }
 
-/* Load real-mode code at CODE and point the vCPU at it (CS base 0). */
+/* Load real-mode code at CODE and point the vCPU at it (segment bases 0). */
 static void real_mode(struct fx *f, const uint8_t *code, size_t len)
 {
-	assert_int_equal(pv_mem_write(f->part, PV_ACCESS_PARAVISOR, pv_gpa(CODE), code, len),
-			 PV_OK);
-	struct pv_sregs s;
-	assert_int_equal(pv_vcpu_get_sregs(f->v, &s), PV_OK);
-	s.cs.base = 0;
-	s.cs.selector = 0;
-	assert_int_equal(pv_vcpu_set_sregs(f->v, &s), PV_OK);
-	struct pv_regs r;
-	memset(&r, 0, sizeof(r));
-	r.rip = CODE;
-	r.rflags = PV_RFLAGS_FIXED;
-	r.gpr[PV_RSP] = 0x7000;
-	assert_int_equal(pv_vcpu_set_regs(f->v, &r), PV_OK);
+	assert_int_equal(kvmfx_real_mode(f->part, f->v, CODE, code, len, 0x7000), PV_OK);
 }
 
 static uint64_t now_ns(void)
@@ -634,18 +613,8 @@ static void test_irqchip_ops(void **state)
 	o.irqchip = true;
 	o.pit = true;
 	struct pv_kvm *k = NULL;
-	assert_int_equal(pv_kvm_create(&o, &k), PV_OK);
-	struct pv_mem_range ram = {pv_gpa(0), RAM_SIZE, PV_MEM_RAM};
-	struct pv_partition_config pc;
-	memset(&pc, 0, sizeof(pc));
-	pc.vcpu_count = 1;
-	pc.vtl_count = 1;
-	pc.ranges = &ram;
-	pc.range_count = 1;
-	pc.port = pv_kvm_port_ops(k);
-	pc.port_ctx = k;
 	struct pv_partition *part = NULL;
-	assert_int_equal(pv_partition_create(&pc, &part), PV_OK);
+	assert_int_equal(kvmfx_create(&o, RAM_SIZE, 1, &k, &part), PV_OK);
 	pv_partition_destroy(part);
 	pv_kvm_destroy(k);
 
