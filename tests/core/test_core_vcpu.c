@@ -165,17 +165,35 @@ static void test_stop_blocked_guest(void **state)
 	ct_close(&e);
 }
 
+/* Give vCPU 0 the script @s (an HLT first), run it on @r's thread and wait
+ * until the first run has come back from the port, i.e. the vCPU halted. */
+static void run_until_halted(struct ct_env *e, struct runner *r, const struct pv_exit *s, size_t n)
+{
+	assert_int_equal(pv_mock_set_script(e->mock, 0, s, n), PV_OK);
+	start(r, e->vcpu[0]);
+	while (pv_mock_run_count(e->mock, 0) < 1)
+		sched_yield();
+}
+
+/* HLT, then an I/O exit and SHUTDOWN; stop vCPU 0 while it waits in the HLT. */
+static void stop_in_hlt(struct ct_env *e, struct runner *r)
+{
+	struct pv_exit s[3] = {ct_kind(PV_EXIT_HLT), ct_io(0x80, 1, true, 0),
+			       ct_kind(PV_EXIT_SHUTDOWN)};
+	run_until_halted(e, r, s, 3);
+	sleep_ms(20);
+	pv_vcpu_stop(e->vcpu[0]);
+	pthread_join(r->th, NULL);
+}
+
 static void test_hlt_waits_for_inject(void **state)
 {
 	(void)state;
 	struct ct_env e;
 	ct_open(&e, 0, 1);
 	struct pv_exit s[2] = {ct_kind(PV_EXIT_HLT), ct_io(0x80, 1, true, 0)};
-	assert_int_equal(pv_mock_set_script(e.mock, 0, s, 2), PV_OK);
 	struct runner r;
-	start(&r, e.vcpu[0]);
-	while (pv_mock_run_count(e.mock, 0) < 1)
-		sched_yield();
+	run_until_halted(&e, &r, s, 2);
 	sleep_ms(50);
 	/* halted: not re-entered, not returned */
 	assert_int_equal(pv_mock_run_count(e.mock, 0), 1);
@@ -196,16 +214,8 @@ static void test_hlt_stop(void **state)
 	(void)state;
 	struct ct_env e;
 	ct_open(&e, 0, 1);
-	struct pv_exit s[3] = {ct_kind(PV_EXIT_HLT), ct_io(0x80, 1, true, 0),
-			       ct_kind(PV_EXIT_SHUTDOWN)};
-	assert_int_equal(pv_mock_set_script(e.mock, 0, s, 3), PV_OK);
 	struct runner r;
-	start(&r, e.vcpu[0]);
-	while (pv_mock_run_count(e.mock, 0) < 1)
-		sched_yield();
-	sleep_ms(20);
-	pv_vcpu_stop(e.vcpu[0]);
-	pthread_join(r.th, NULL);
+	stop_in_hlt(&e, &r);
 	assert_int_equal(r.rc, PV_OK);
 	assert_int_equal(r.last.kind, PV_EXIT_STOPPED);
 	assert_int_equal(pv_mock_script_position(e.mock, 0), 1);
@@ -220,16 +230,8 @@ static void test_hlt_stop_then_resume(void **state)
 	(void)state;
 	struct ct_env e;
 	ct_open(&e, 0, 1);
-	struct pv_exit s[3] = {ct_kind(PV_EXIT_HLT), ct_io(0x80, 1, true, 0),
-			       ct_kind(PV_EXIT_SHUTDOWN)};
-	assert_int_equal(pv_mock_set_script(e.mock, 0, s, 3), PV_OK);
 	struct runner r;
-	start(&r, e.vcpu[0]);
-	while (pv_mock_run_count(e.mock, 0) < 1)
-		sched_yield();
-	sleep_ms(20);
-	pv_vcpu_stop(e.vcpu[0]);
-	pthread_join(r.th, NULL);
+	stop_in_hlt(&e, &r);
 	assert_int_equal(r.last.kind, PV_EXIT_STOPPED);
 	struct pv_exit last;
 	assert_int_equal(pv_vcpu_run(e.vcpu[0], &last), PV_OK);

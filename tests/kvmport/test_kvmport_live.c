@@ -188,6 +188,21 @@ static void ivt_vector_0x40(struct fx *f, const uint8_t *handler, size_t len)
 			 PV_OK);
 }
 
+/* Vector 0x40 -> @handler, the vCPU on @code in real mode; run it while
+ * another thread injects vector 0x40 30 ms in (its result in @l->err). */
+static void run_with_late_0x40(struct fx *f, const uint8_t *handler, size_t hlen,
+			       const uint8_t *code, size_t clen, struct later *l,
+			       struct pv_exit *last)
+{
+	ivt_vector_0x40(f, handler, hlen);
+	real_mode(f, code, clen);
+	*l = (struct later){.v = f->v, .delay_ms = 30, .inject = true, .vector = 0x40};
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, later_main, l), 0);
+	assert_int_equal(pv_vcpu_run(f->v, last), PV_OK);
+	pthread_join(t, NULL);
+}
+
 static void test_inject_into_running_vcpu(void **state)
 {
 	(void)state;
@@ -195,14 +210,9 @@ static void test_inject_into_running_vcpu(void **state)
 	fx_open(&f, false);
 	static const uint8_t handler[] = {0xba, 0x01, 0x06, 0xee, 0xcf}; /* out 0x601; iret */
 	static const uint8_t spin[] = {0xfb, 0xeb, 0xfe};                /* sti; jmp $ */
-	ivt_vector_0x40(&f, handler, sizeof(handler));
-	real_mode(&f, spin, sizeof(spin));
-	struct later l = {.v = f.v, .delay_ms = 30, .inject = true, .vector = 0x40};
-	pthread_t t;
-	assert_int_equal(pthread_create(&t, NULL, later_main, &l), 0);
+	struct later l;
 	struct pv_exit last;
-	assert_int_equal(pv_vcpu_run(f.v, &last), PV_OK);
-	pthread_join(t, NULL);
+	run_with_late_0x40(&f, handler, sizeof(handler), spin, sizeof(spin), &l, &last);
 	assert_int_equal(l.err, PV_OK);
 	assert_int_equal(last.kind, PV_EXIT_STOPPED);
 	assert_int_equal(f.stops, 1); /* the handler ran exactly once */
@@ -262,14 +272,9 @@ static void test_hlt_wakes_on_inject(void **state)
 	static const uint8_t handler[] = {0xcf}; /* iret */
 	static const uint8_t code[] = {0xfb, 0xf4, 0xba, 0x01,
 				       0x06, 0xee, 0xf4}; /* sti; hlt; out */
-	ivt_vector_0x40(&f, handler, sizeof(handler));
-	real_mode(&f, code, sizeof(code));
-	struct later l = {.v = f.v, .delay_ms = 30, .inject = true, .vector = 0x40};
-	pthread_t t;
-	assert_int_equal(pthread_create(&t, NULL, later_main, &l), 0);
+	struct later l;
 	struct pv_exit last;
-	assert_int_equal(pv_vcpu_run(f.v, &last), PV_OK);
-	pthread_join(t, NULL);
+	run_with_late_0x40(&f, handler, sizeof(handler), code, sizeof(code), &l, &last);
 	assert_int_equal(last.kind, PV_EXIT_STOPPED);
 	assert_int_equal(f.stops, 1);
 	assert_true(pv_vcpu_exit_count(f.v, PV_EXIT_HLT) >= 1);

@@ -193,6 +193,39 @@ static uint32_t open_ch(struct fx *f, uint32_t relid, uint32_t id)
 	return get32(m + 16);
 }
 
+/* REQUESTOFFERS, then take the offers: the last one's relid and connection id. */
+static void request_offers(struct fx *f, uint32_t *relid, uint32_t *conn)
+{
+	uint8_t m[240];
+	uint32_t size;
+
+	memset(m, 0, 8);
+	put32(m, 3);
+	post_msg(f, 1, m, 8);
+	while (take_msg(f, m, &size) && get32(m) == 1) {
+		*relid = get32(m + 184);
+		*conn = get32(m + 192);
+	}
+}
+
+/* The guest's side of a channel's rings at RING_GPA (@tx, 4 pages) and right
+ * after it (@rx, 4 pages), zeroed by the guest. */
+static void guest_rings(struct fx *f, struct gring *gtx, struct gring *grx, struct vmb_ring *tx,
+			struct vmb_ring *rx)
+{
+	struct vmb_ring_io io = {g_read, g_write, NULL};
+
+	gtx->f = grx->f = f;
+	gtx->gpa = RING_GPA;
+	grx->gpa = RING_GPA + 4 * 4096;
+	io.ctx = gtx;
+	assert_int_equal(vmb_ring_init(tx, &io, 4 * 4096), PV_OK);
+	io.ctx = grx;
+	assert_int_equal(vmb_ring_init(rx, &io, 4 * 4096), PV_OK);
+	assert_int_equal(vmb_ring_reset(tx, 1), PV_OK);
+	assert_int_equal(vmb_ring_reset(rx, 1), PV_OK);
+}
+
 static void test_heartbeat_over_hv1(void **state)
 {
 	struct fx f;
@@ -200,10 +233,9 @@ static void test_heartbeat_over_hv1(void **state)
 	struct pv_vmbus_ic *hb;
 	struct pv_vmbus_ic_config icfg = {0};
 	struct gring gtx, grx;
-	struct vmb_ring_io io = {g_read, g_write, NULL};
 	struct vmb_ring tx, rx;
-	uint8_t m[240], pkt[512];
-	uint32_t size, relid = 0, conn = 0, len, needed, round;
+	uint8_t pkt[512];
+	uint32_t relid = 0, conn = 0, len, needed, round;
 	uint64_t seq = 0, answers = 0, flags;
 	bool sig;
 
@@ -215,25 +247,11 @@ static void test_heartbeat_over_hv1(void **state)
 	icfg.kind = PV_VMBUS_IC_HEARTBEAT;
 	assert_int_equal(pv_vmbus_ic_create(v, &icfg, &hb), PV_OK);
 	connect(&f);
-	memset(m, 0, 8);
-	put32(m, 3);
-	post_msg(&f, 1, m, 8);
-	while (take_msg(&f, m, &size) && get32(m) == 1) {
-		relid = get32(m + 184);
-		conn = get32(m + 192);
-	}
+	request_offers(&f, &relid, &conn);
 	assert_int_equal(relid, 1);
 
 	/* rings zeroed by the guest, then GPADL + open */
-	gtx.f = grx.f = &f;
-	gtx.gpa = RING_GPA;
-	grx.gpa = RING_GPA + 4 * 4096;
-	io.ctx = &gtx;
-	assert_int_equal(vmb_ring_init(&tx, &io, 4 * 4096), PV_OK);
-	io.ctx = &grx;
-	assert_int_equal(vmb_ring_init(&rx, &io, 4 * 4096), PV_OK);
-	assert_int_equal(vmb_ring_reset(&tx, 1), PV_OK);
-	assert_int_equal(vmb_ring_reset(&rx, 1), PV_OK);
+	guest_rings(&f, &gtx, &grx, &tx, &rx);
 	gpadl(&f, relid, 0xE1E10, RING_GPA >> 12, 8, 0);
 	assert_int_equal(open_ch(&f, relid, 0xE1E10), 0);
 
@@ -369,10 +387,9 @@ static void test_periodic_heartbeat(void **state)
 	struct pv_vmbus_ic *hb;
 	struct pv_vmbus_ic_config icfg = {0};
 	struct gring gtx, grx;
-	struct vmb_ring_io io = {g_read, g_write, NULL};
 	struct vmb_ring tx, rx;
 	uint8_t m[240];
-	uint32_t size, relid = 0, conn = 0;
+	uint32_t relid = 0, conn = 0;
 	uint64_t seq = 0, answers = 0;
 
 	(void)state;
@@ -386,22 +403,8 @@ static void test_periodic_heartbeat(void **state)
 	icfg.kind = PV_VMBUS_IC_HEARTBEAT;
 	assert_int_equal(pv_vmbus_ic_create(v, &icfg, &hb), PV_OK);
 	connect(&f);
-	memset(m, 0, 8);
-	put32(m, 3);
-	post_msg(&f, 1, m, 8);
-	while (take_msg(&f, m, &size) && get32(m) == 1) {
-		relid = get32(m + 184);
-		conn = get32(m + 192);
-	}
-	gtx.f = grx.f = &f;
-	gtx.gpa = RING_GPA;
-	grx.gpa = RING_GPA + 4 * 4096;
-	io.ctx = &gtx;
-	assert_int_equal(vmb_ring_init(&tx, &io, 4 * 4096), PV_OK);
-	io.ctx = &grx;
-	assert_int_equal(vmb_ring_init(&rx, &io, 4 * 4096), PV_OK);
-	assert_int_equal(vmb_ring_reset(&tx, 1), PV_OK);
-	assert_int_equal(vmb_ring_reset(&rx, 1), PV_OK);
+	request_offers(&f, &relid, &conn);
+	guest_rings(&f, &gtx, &grx, &tx, &rx);
 	/* nothing is armed before negotiation */
 	assert_int_equal(pv_mock_advance_clock(f.mock, 5000000000ull), 0);
 	gpadl(&f, relid, 0xE1E10, RING_GPA >> 12, 8, 0);
