@@ -33,14 +33,6 @@ static pv_err_t take(struct dec *d, unsigned n, uint64_t *v)
 	return PV_OK;
 }
 
-static int64_t sext(uint64_t v, unsigned bytes)
-{
-	if (bytes >= 8)
-		return (int64_t)v;
-	unsigned sh = 64 - bytes * 8;
-	return (int64_t)(v << sh) >> sh;
-}
-
 static pv_err_t decode_modrm(struct dec *d, struct pv_x86_insn *in)
 {
 	uint64_t v;
@@ -111,18 +103,45 @@ static pv_err_t decode_modrm(struct dec *d, struct pv_x86_insn *in)
 		e = take(d, disp_size, &v);
 		if (e != PV_OK)
 			return e;
-		in->disp = sext(v, disp_size);
+		in->disp = x86_sext(v, disp_size);
 	}
 	if (in->seg == PV_X86_SEG_NONE)
 		in->seg = ss_default ? PV_X86_SEG_SS : PV_X86_SEG_DS;
 	return PV_OK;
 }
 
+/* ModR/M whose r/m must be a memory operand (a register form is #UD). */
+static pv_err_t decode_modrm_mem(struct dec *d, struct pv_x86_insn *in)
+{
+	pv_err_t e = decode_modrm(d, in);
+	if (e == PV_OK && !in->mem)
+		return PV_ENOTSUP;
+	return e;
+}
+
+/* A memory operand without ModR/M (moffs, string instructions): no base,
+ * no index, DS unless overridden. */
+static void implicit_mem(struct pv_x86_insn *in)
+{
+	in->mem = true;
+	in->base = PV_X86_REG_NONE;
+	in->index = PV_X86_REG_NONE;
+	in->scale = 1;
+	if (in->seg == PV_X86_SEG_NONE)
+		in->seg = PV_X86_SEG_DS;
+}
+
+/* Operand size of an opcode whose low bit picks byte (0) or full size (1). */
+static uint8_t size_w(uint8_t opcode, unsigned osz)
+{
+	return (opcode & 1) ? (uint8_t)osz : 1;
+}
+
 /* "op r/m, reg" where the low opcode bit picks byte or full operand size
  * (ALU 00-39, TEST 84/85, XCHG 86/87, CMPXCHG 0F B0/B1, XADD 0F C0/C1). */
 static pv_err_t decode_rm_reg_w(struct dec *d, struct pv_x86_insn *in, uint8_t opcode, unsigned osz)
 {
-	in->opsize = (opcode & 1) ? (uint8_t)osz : 1;
+	in->opsize = size_w(opcode, osz);
 	in->form = PV_X86_FORM_RM_REG;
 	return decode_modrm(d, in);
 }
@@ -134,7 +153,7 @@ static pv_err_t take_imm(struct dec *d, struct pv_x86_insn *in, unsigned size, b
 	if (e != PV_OK)
 		return e;
 	in->imm_size = (uint8_t)size;
-	in->imm = sign ? (uint64_t)sext(v, size) : v;
+	in->imm = sign ? (uint64_t)x86_sext(v, size) : v;
 	return PV_OK;
 }
 
@@ -143,6 +162,25 @@ static unsigned iz(const struct pv_x86_insn *in)
 {
 	return in->opsize == 2 ? 2 : 4;
 }
+
+/* Sign-extended immediate of an opcode whose low bit picks Ib (0) or Iz (1);
+ * in->opsize must already be set. */
+static pv_err_t take_imm_w(struct dec *d, struct pv_x86_insn *in, uint8_t opcode)
+{
+	return take_imm(d, in, (opcode & 1) ? iz(in) : 1, true);
+}
+
+/* "op AL/rAX, imm" with the low opcode bit picking the size (ALU 04/05..3C/3D,
+ * TEST A8/A9). */
+static pv_err_t decode_acc_imm_w(struct dec *d, struct pv_x86_insn *in, uint8_t opcode,
+				 unsigned osz)
+{
+	in->opsize = size_w(opcode, osz);
+	in->form = PV_X86_FORM_ACC_IMM;
+	return take_imm_w(d, in, opcode);
+}
+
+static const uint8_t bt_ops[4] = {PV_X86_OP_BT, PV_X86_OP_BTS, PV_X86_OP_BTR, PV_X86_OP_BTC};
 
 static bool lock_ok(const struct pv_x86_insn *in)
 {
@@ -189,16 +227,11 @@ static pv_err_t decode_onebyte(struct dec *d, struct pv_x86_insn *in, uint8_t op
 			return decode_rm_reg_w(d, in, op, osz);
 		case 2:
 		case 3:
-			in->opsize = (op & 1) ? (uint8_t)osz : 1;
+			in->opsize = size_w(op, osz);
 			in->form = PV_X86_FORM_REG_RM;
 			return decode_modrm(d, in);
-		case 4:
-			in->opsize = 1;
-			in->form = PV_X86_FORM_ACC_IMM;
-			return take_imm(d, in, 1, true);
 		default:
-			in->form = PV_X86_FORM_ACC_IMM;
-			return take_imm(d, in, iz(in), true);
+			return decode_acc_imm_w(d, in, op, osz);
 		}
 	}
 	switch (op) {
@@ -215,7 +248,7 @@ static pv_err_t decode_onebyte(struct dec *d, struct pv_x86_insn *in, uint8_t op
 	case 0x83:
 		if (op == 0x82 && in->mode == PV_X86_MODE_64)
 			return PV_ENOTSUP;
-		in->opsize = (op == 0x81 || op == 0x83) ? (uint8_t)osz : 1;
+		in->opsize = size_w(op, osz);
 		in->form = PV_X86_FORM_RM_IMM;
 		e = decode_modrm(d, in);
 		if (e != PV_OK)
@@ -235,7 +268,7 @@ static pv_err_t decode_onebyte(struct dec *d, struct pv_x86_insn *in, uint8_t op
 	case 0x8a:
 	case 0x8b:
 		in->op = PV_X86_OP_MOV;
-		in->opsize = (op & 1) ? (uint8_t)osz : 1;
+		in->opsize = size_w(op, osz);
 		in->form = (op & 2) ? PV_X86_FORM_REG_RM : PV_X86_FORM_RM_REG;
 		return decode_modrm(d, in);
 	case 0xa0:
@@ -244,26 +277,19 @@ static pv_err_t decode_onebyte(struct dec *d, struct pv_x86_insn *in, uint8_t op
 	case 0xa3: {
 		uint64_t v;
 		in->op = PV_X86_OP_MOV;
-		in->opsize = (op & 1) ? (uint8_t)osz : 1;
+		in->opsize = size_w(op, osz);
 		in->form = (op & 2) ? PV_X86_FORM_MOFFS_ACC : PV_X86_FORM_ACC_MOFFS;
 		e = take(d, in->addrsize, &v);
 		if (e != PV_OK)
 			return e;
-		in->mem = true;
+		implicit_mem(in);
 		in->disp = (int64_t)v;
-		in->base = PV_X86_REG_NONE;
-		in->index = PV_X86_REG_NONE;
-		in->scale = 1;
-		if (in->seg == PV_X86_SEG_NONE)
-			in->seg = PV_X86_SEG_DS;
 		return PV_OK;
 	}
 	case 0xa8:
 	case 0xa9:
 		in->op = PV_X86_OP_TEST;
-		in->opsize = (op & 1) ? (uint8_t)osz : 1;
-		in->form = PV_X86_FORM_ACC_IMM;
-		return take_imm(d, in, (op & 1) ? iz(in) : 1, true);
+		return decode_acc_imm_w(d, in, op, osz);
 	case 0xa4:
 	case 0xa5:
 	case 0xa6:
@@ -277,30 +303,25 @@ static pv_err_t decode_onebyte(struct dec *d, struct pv_x86_insn *in, uint8_t op
 		static const uint8_t sops[6] = {PV_X86_OP_MOVS, PV_X86_OP_CMPS, 0,
 						PV_X86_OP_STOS, PV_X86_OP_LODS, PV_X86_OP_SCAS};
 		in->op = sops[(op - 0xa4) >> 1];
-		in->opsize = (op & 1) ? (uint8_t)osz : 1;
+		in->opsize = size_w(op, osz);
 		in->form = PV_X86_FORM_STRING;
-		in->mem = true;
-		in->base = PV_X86_REG_NONE;
-		in->index = PV_X86_REG_NONE;
-		in->scale = 1;
-		if (in->seg == PV_X86_SEG_NONE)
-			in->seg = PV_X86_SEG_DS;
+		implicit_mem(in);
 		return PV_OK;
 	}
 	case 0xc6:
 	case 0xc7:
 		in->op = PV_X86_OP_MOV;
-		in->opsize = (op & 1) ? (uint8_t)osz : 1;
+		in->opsize = size_w(op, osz);
 		in->form = PV_X86_FORM_RM_IMM;
 		e = decode_modrm(d, in);
 		if (e != PV_OK)
 			return e;
 		if (((in->modrm >> 3) & 7) != 0)
 			return PV_ENOTSUP; /* XABORT/XBEGIN or invalid */
-		return take_imm(d, in, (op & 1) ? iz(in) : 1, true);
+		return take_imm_w(d, in, op);
 	case 0xf6:
 	case 0xf7: {
-		in->opsize = (op & 1) ? (uint8_t)osz : 1;
+		in->opsize = size_w(op, osz);
 		e = decode_modrm(d, in);
 		if (e != PV_OK)
 			return e;
@@ -308,7 +329,7 @@ static pv_err_t decode_onebyte(struct dec *d, struct pv_x86_insn *in, uint8_t op
 		case 0:
 			in->op = PV_X86_OP_TEST;
 			in->form = PV_X86_FORM_RM_IMM;
-			return take_imm(d, in, (op & 1) ? iz(in) : 1, true);
+			return take_imm_w(d, in, op);
 		case 2:
 			in->op = PV_X86_OP_NOT;
 			in->form = PV_X86_FORM_RM;
@@ -323,7 +344,7 @@ static pv_err_t decode_onebyte(struct dec *d, struct pv_x86_insn *in, uint8_t op
 	}
 	case 0xfe:
 	case 0xff:
-		in->opsize = (op & 1) ? (uint8_t)osz : 1;
+		in->opsize = size_w(op, osz);
 		e = decode_modrm(d, in);
 		if (e != PV_OK)
 			return e;
@@ -381,10 +402,7 @@ static pv_err_t decode_0f(struct dec *d, struct pv_x86_insn *in, uint8_t op)
 		in->op = PV_X86_OP_SSE_STORE;
 		in->form = PV_X86_FORM_RM_REG;
 		in->opsize = 16;
-		e = decode_modrm(d, in);
-		if (e == PV_OK && !in->mem)
-			return PV_ENOTSUP;
-		return e;
+		return decode_modrm_mem(d, in);
 	case 0x6f:
 	case 0x7f:
 		if (sp != 1 && sp != 2)
@@ -439,13 +457,10 @@ static pv_err_t decode_0f(struct dec *d, struct pv_x86_insn *in, uint8_t op)
 	case 0xa3:
 	case 0xab:
 	case 0xb3:
-	case 0xbb: {
-		static const uint8_t bops[4] = {PV_X86_OP_BT, PV_X86_OP_BTS, PV_X86_OP_BTR,
-						PV_X86_OP_BTC};
-		in->op = bops[(op >> 3) & 3];
+	case 0xbb:
+		in->op = bt_ops[(op >> 3) & 3];
 		in->form = PV_X86_FORM_RM_REG;
 		return decode_modrm(d, in);
-	}
 	case 0xba: {
 		e = decode_modrm(d, in);
 		if (e != PV_OK)
@@ -453,9 +468,7 @@ static pv_err_t decode_0f(struct dec *d, struct pv_x86_insn *in, uint8_t op)
 		unsigned sub = (in->modrm >> 3) & 7;
 		if (sub < 4)
 			return PV_ENOTSUP;
-		static const uint8_t bops[4] = {PV_X86_OP_BT, PV_X86_OP_BTS, PV_X86_OP_BTR,
-						PV_X86_OP_BTC};
-		in->op = bops[sub - 4];
+		in->op = bt_ops[sub - 4];
 		in->form = PV_X86_FORM_RM_IMM;
 		return take_imm(d, in, 1, false);
 	}
@@ -480,10 +493,7 @@ static pv_err_t decode_0f(struct dec *d, struct pv_x86_insn *in, uint8_t op)
 			return PV_ENOTSUP;
 		in->op = PV_X86_OP_MOV; /* MOVNTI */
 		in->form = PV_X86_FORM_RM_REG;
-		e = decode_modrm(d, in);
-		if (e == PV_OK && !in->mem)
-			return PV_ENOTSUP;
-		return e;
+		return decode_modrm_mem(d, in);
 	default:
 		return PV_ENOTSUP;
 	}

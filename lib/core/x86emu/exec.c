@@ -506,14 +506,6 @@ static pv_err_t rmw(struct emu *em, bool dst_mem, unsigned reg, unsigned seg, ui
 	return PV_OK;
 }
 
-static int64_t sext64(uint64_t v, unsigned bytes)
-{
-	if (bytes >= 8)
-		return (int64_t)v;
-	unsigned sh = 64 - bytes * 8;
-	return (int64_t)(v << sh) >> sh;
-}
-
 static pv_err_t exec_alu(struct emu *em)
 {
 	const struct pv_x86_insn *in = em->in;
@@ -555,7 +547,7 @@ static pv_err_t exec_alu(struct emu *em)
 	if (in->op >= PV_X86_OP_BT && in->op <= PV_X86_OP_BTC) {
 		const unsigned bits = size * 8;
 		if (in->form == PV_X86_FORM_RM_REG) {
-			int64_t boff = sext64(src, size);
+			int64_t boff = x86_sext(src, size);
 			if (dst_mem) {
 				/* Bit string: the register offset is signed and may leave the operand. */
 				int64_t units = boff >= 0 ? boff / (int64_t)bits :
@@ -655,7 +647,7 @@ static pv_err_t exec_mov(struct emu *em)
 		if (e != PV_OK)
 			return e;
 		if (in->op == PV_X86_OP_MOVSX)
-			v = (uint64_t)sext64(v, in->srcsize);
+			v = (uint64_t)x86_sext(v, in->srcsize);
 		gpr_set(em, in->reg, in->opsize, v & x86_size_mask(in->opsize));
 		return PV_OK;
 	}

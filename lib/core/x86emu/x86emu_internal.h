@@ -116,6 +116,15 @@ static inline uint64_t x86_size_mask(unsigned size)
 	return size >= 8 ? ~0ull : ((1ull << (size * 8u)) - 1u);
 }
 
+/* Sign-extend the low @bytes bytes of @v to 64 bits. */
+static inline int64_t x86_sext(uint64_t v, unsigned bytes)
+{
+	if (bytes >= 8)
+		return (int64_t)v;
+	unsigned sh = 64 - bytes * 8;
+	return (int64_t)(v << sh) >> sh;
+}
+
 static inline void x86_set_fault(struct pv_x86_fault *f, uint8_t vec, bool has_ec, uint32_t ec,
 				 uint64_t addr)
 {
