@@ -111,46 +111,43 @@ pv_err_t pv_mem_check(struct pv_partition *part, enum pv_accessor who, pv_gpa_t 
 	return check_range(part, who, pv_gpa_val(gpa), len, perm);
 }
 
-pv_err_t pv_mem_read(struct pv_partition *part, enum pv_accessor who, pv_gpa_t gpa, void *buf,
-		     size_t len)
-{
-	if (!part || (!buf && len) || !accessor_valid(part, who))
-		return PV_EINVAL;
-	if (len == 0)
-		return PV_OK;
-	pv_err_t err = check_range(part, who, pv_gpa_val(gpa), len, PV_PERM_READ);
-	if (err)
-		return err;
-	move_bytes(part, pv_gpa_val(gpa), buf, len, FROM_GUEST);
-	return PV_OK;
-}
-
-pv_err_t pv_mem_write(struct pv_partition *part, enum pv_accessor who, pv_gpa_t gpa,
-		      const void *buf, size_t len)
-{
-	if (!part || (!buf && len) || !accessor_valid(part, who))
-		return PV_EINVAL;
-	if (len == 0)
-		return PV_OK;
-	pv_err_t err = check_range(part, who, pv_gpa_val(gpa), len, PV_PERM_WRITE);
-	if (err)
-		return err;
-	/* move_bytes only reads through buf for TO_GUEST. */
-	move_bytes(part, pv_gpa_val(gpa), (uint8_t *)(uintptr_t)buf, len, TO_GUEST);
-	return PV_OK;
-}
-
-pv_err_t pv_mem_zero(struct pv_partition *part, enum pv_accessor who, pv_gpa_t gpa, size_t len)
+/* Validate the arguments, check the whole range, then move the bytes:
+ * the common body of pv_mem_read, pv_mem_write and pv_mem_zero. */
+static pv_err_t access_bytes(struct pv_partition *part, enum pv_accessor who, pv_gpa_t gpa,
+			     uint8_t *buf, size_t len, enum copy_dir dir)
 {
 	if (!part || !accessor_valid(part, who))
 		return PV_EINVAL;
 	if (len == 0)
 		return PV_OK;
-	pv_err_t err = check_range(part, who, pv_gpa_val(gpa), len, PV_PERM_WRITE);
+	pv_err_t err = check_range(part, who, pv_gpa_val(gpa), len,
+				   dir == FROM_GUEST ? PV_PERM_READ : PV_PERM_WRITE);
 	if (err)
 		return err;
-	move_bytes(part, pv_gpa_val(gpa), NULL, len, ZERO_GUEST);
+	move_bytes(part, pv_gpa_val(gpa), buf, len, dir);
 	return PV_OK;
+}
+
+pv_err_t pv_mem_read(struct pv_partition *part, enum pv_accessor who, pv_gpa_t gpa, void *buf,
+		     size_t len)
+{
+	if (!buf && len)
+		return PV_EINVAL;
+	return access_bytes(part, who, gpa, buf, len, FROM_GUEST);
+}
+
+pv_err_t pv_mem_write(struct pv_partition *part, enum pv_accessor who, pv_gpa_t gpa,
+		      const void *buf, size_t len)
+{
+	if (!buf && len)
+		return PV_EINVAL;
+	/* move_bytes only reads through buf for TO_GUEST. */
+	return access_bytes(part, who, gpa, (uint8_t *)(uintptr_t)buf, len, TO_GUEST);
+}
+
+pv_err_t pv_mem_zero(struct pv_partition *part, enum pv_accessor who, pv_gpa_t gpa, size_t len)
+{
+	return access_bytes(part, who, gpa, NULL, len, ZERO_GUEST);
 }
 
 pv_err_t pv_mem_copy(struct pv_partition *part, enum pv_accessor who, pv_gpa_t dst, pv_gpa_t src,
