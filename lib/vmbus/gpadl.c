@@ -146,14 +146,7 @@ pv_err_t vmb_gpadl_finish(struct pv_vmbus *vmbus, struct vmb_gpadl *g)
 
 static void send_created(struct pv_vmbus *vmbus, uint32_t relid, uint32_t id, uint32_t status)
 {
-	uint8_t m[20];
-
-	vmb_memset(m, 0, sizeof(m));
-	vmb_put32(m, VMB_MSG_GPADL_CREATED);
-	vmb_put32(m + 8, relid);
-	vmb_put32(m + 12, id);
-	vmb_put32(m + 16, status);
-	vmb_post(vmbus, m, sizeof(m));
+	vmb_post_relid_status(vmbus, VMB_MSG_GPADL_CREATED, relid, id, status, 20);
 }
 
 /* All range bytes are in: validate, mark complete and answer. */

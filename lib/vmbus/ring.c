@@ -192,6 +192,19 @@ static pv_err_t publish_write(struct vmb_ring *r, uint32_t old_w, bool *signal)
 	return PV_OK;
 }
 
+/* The packet's body ends at @pos: store the trailer there, move the private
+ * write index past it and publish. */
+static pv_err_t finish_packet(struct vmb_ring *r, uint32_t old_w, uint32_t pos,
+			      const uint8_t trailer[VMB_PKT_TRAILER_SIZE], bool *signal)
+{
+	pv_err_t e = data_write(r, pos, trailer, VMB_PKT_TRAILER_SIZE);
+
+	if (e != PV_OK)
+		return e;
+	r->priv = advance(r, pos, VMB_PKT_TRAILER_SIZE);
+	return publish_write(r, old_w, signal);
+}
+
 static pv_err_t reserve(struct vmb_ring *r, uint64_t total, uint32_t *needed)
 {
 	uint32_t free_bytes;
@@ -274,12 +287,9 @@ pv_err_t vmb_ring_write(struct vmb_ring *r, uint16_t type, uint16_t flags, uint6
 		e = data_write(r, pos, zeros, pad);
 		pos = advance(r, pos, pad);
 	}
-	if (e == PV_OK)
-		e = data_write(r, pos, trailer, sizeof(trailer));
 	if (e != PV_OK)
 		return e;
-	r->priv = advance(r, pos, sizeof(trailer));
-	return publish_write(r, old_w, signal);
+	return finish_packet(r, old_w, pos, trailer, signal);
 }
 
 pv_err_t vmb_ring_write_raw(struct vmb_ring *r, const void *pkt, uint32_t len, bool *signal)
@@ -299,13 +309,10 @@ pv_err_t vmb_ring_write_raw(struct vmb_ring *r, const void *pkt, uint32_t len, b
 	old_w = r->priv;
 	e = data_write(r, old_w, pkt, len);
 	pos = advance(r, old_w, len);
-	vmb_put64(trailer, (uint64_t)old_w << 32);
-	if (e == PV_OK)
-		e = data_write(r, pos, trailer, sizeof(trailer));
 	if (e != PV_OK)
 		return e;
-	r->priv = advance(r, pos, sizeof(trailer));
-	return publish_write(r, old_w, signal);
+	vmb_put64(trailer, (uint64_t)old_w << 32);
+	return finish_packet(r, old_w, pos, trailer, signal);
 }
 
 pv_err_t vmb_ring_read(struct vmb_ring *r, void *buf, uint32_t cap, uint32_t *len)

@@ -173,8 +173,8 @@ void vmb_post(struct pv_vmbus *vmbus, const void *msg, uint32_t size)
 	post_to(vmbus, vmbus->target_vp, vmbus->msg_sint, msg, size);
 }
 
-static void post_relid_status(struct pv_vmbus *vmbus, uint32_t type, uint32_t relid, uint32_t word2,
-			      uint32_t word3, uint32_t size)
+void vmb_post_relid_status(struct pv_vmbus *vmbus, uint32_t type, uint32_t relid, uint32_t word2,
+			   uint32_t word3, uint32_t size)
 {
 	uint8_t m[20];
 
@@ -345,19 +345,19 @@ static void on_open(struct pv_vmbus *vmbus, const uint8_t *msg)
 	}
 	if (!chan || chan->state != VMB_CH_OFFERED) {
 		vmb_count(vmbus, &vmbus->stats.unexpected);
-		post_relid_status(vmbus, VMB_MSG_OPENCHANNEL_RESULT, relid, open_id,
-				  VMB_STATUS_FAIL, 20);
+		vmb_post_relid_status(vmbus, VMB_MSG_OPENCHANNEL_RESULT, relid, open_id,
+				      VMB_STATUS_FAIL, 20);
 		return;
 	}
 	e = vmb_channel_open(vmbus, chan, gpadl, downstream, target, open_id, true);
 	if (e != PV_OK) {
 		pv_log(vmbus->cfg.part, PV_LOG_WARN, "vmbus", "open of relid %u failed: %d", relid,
 		       e);
-		post_relid_status(vmbus, VMB_MSG_OPENCHANNEL_RESULT, relid, open_id,
-				  VMB_STATUS_FAIL, 20);
+		vmb_post_relid_status(vmbus, VMB_MSG_OPENCHANNEL_RESULT, relid, open_id,
+				      VMB_STATUS_FAIL, 20);
 		return;
 	}
-	post_relid_status(vmbus, VMB_MSG_OPENCHANNEL_RESULT, relid, open_id, 0, 20);
+	vmb_post_relid_status(vmbus, VMB_MSG_OPENCHANNEL_RESULT, relid, open_id, 0, 20);
 	if (chan->desc.ops->opened)
 		chan->desc.ops->opened(chan->desc.ctx, chan);
 	/* The guest may have queued packets before the result arrived. */
@@ -408,7 +408,7 @@ static void on_modify(struct pv_vmbus *vmbus, const uint8_t *msg)
 		vmb_unlock(vmbus, chan->out_lock);
 	}
 	if (vmbus->version >= PV_VMBUS_VERSION_5_3)
-		post_relid_status(vmbus, VMB_MSG_MODIFYCHANNEL_RESPONSE, relid, status, 0, 16);
+		vmb_post_relid_status(vmbus, VMB_MSG_MODIFYCHANNEL_RESPONSE, relid, status, 0, 16);
 }
 
 static void on_unload(struct pv_vmbus *vmbus)

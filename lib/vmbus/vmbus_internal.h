@@ -166,6 +166,10 @@ struct pv_vmbus {
 /* server.c */
 void vmb_count(struct pv_vmbus *vmbus, uint64_t *counter);
 void vmb_post(struct pv_vmbus *vmbus, const void *msg, uint32_t size);
+/* Post a message of @size (16 or 20) bytes: @type, then @relid, @word2 and
+ * @word3 at offsets 8, 12 and 16 (OPENCHANNEL_RESULT, GPADL_CREATED...). */
+void vmb_post_relid_status(struct pv_vmbus *vmbus, uint32_t type, uint32_t relid, uint32_t word2,
+			   uint32_t word3, uint32_t size);
 void *vmb_alloc(struct pv_vmbus *vmbus, size_t size);
 void vmb_free(struct pv_vmbus *vmbus, void *p);
 void vmb_lock(struct pv_vmbus *vmbus, void *lock);
