@@ -318,6 +318,32 @@ static void rtc_update(struct pv_rtc *r)
 		(void)pv_timer_arm(r->timer, next);
 }
 
+/* The registers that hold the clock (store_time/load_time). */
+static bool is_time_reg(uint8_t idx)
+{
+	switch (idx) {
+	case REG_SEC:
+	case REG_MIN:
+	case REG_HOUR:
+	case REG_DOW:
+	case REG_DAY:
+	case REG_MONTH:
+	case REG_YEAR:
+	case PV_RTC_CENTURY_INDEX:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Restart the running clock at @now from second @sec plus @sub_ns. */
+static void rebase(struct pv_rtc *r, uint64_t now, uint64_t sec, uint64_t sub_ns)
+{
+	r->ref_ns = now;
+	r->rtc_ns_at_ref = sec * NS_PER_SEC + sub_ns;
+	r->last_sec = sec;
+}
+
 /* Switch between running and frozen after a register A/B write. */
 static void apply_run_state(struct pv_rtc *r, bool from_divider_reset)
 {
@@ -331,29 +357,20 @@ static void apply_run_state(struct pv_rtc *r, bool from_divider_reset)
 		r->running = false;
 		return;
 	}
-	uint64_t sec = load_time(r);
-	r->ref_ns = now;
 	/* Leaving divider reset: the first update comes half a second later. */
-	r->rtc_ns_at_ref = sec * NS_PER_SEC + (from_divider_reset ? NS_PER_SEC / 2u : 0u);
-	r->last_sec = sec;
+	rebase(r, now, load_time(r), from_divider_reset ? NS_PER_SEC / 2u : 0u);
 	r->running = true;
 }
 
 static uint8_t rtc_read_reg(struct pv_rtc *r, uint8_t idx)
 {
 	uint64_t now = pv_clock_ns(r->part);
-	switch (idx) {
-	case REG_SEC:
-	case REG_MIN:
-	case REG_HOUR:
-	case REG_DOW:
-	case REG_DAY:
-	case REG_MONTH:
-	case REG_YEAR:
-	case PV_RTC_CENTURY_INDEX:
+	if (is_time_reg(idx)) {
 		if (r->running)
 			store_time(r, clamp_sec(rtc_now_ns(r, now) / NS_PER_SEC));
 		return r->cmos[idx];
+	}
+	switch (idx) {
 	case REG_A: {
 		uint8_t v = (uint8_t)(r->cmos[REG_A] & ~A_UIP);
 		if (r->running && rtc_now_ns(r, now) % NS_PER_SEC >= NS_PER_SEC - UIP_WINDOW_NS)
@@ -378,31 +395,21 @@ static uint8_t rtc_read_reg(struct pv_rtc *r, uint8_t idx)
 static void rtc_write_reg(struct pv_rtc *r, uint8_t idx, uint8_t v)
 {
 	uint64_t now = pv_clock_ns(r->part);
-	switch (idx) {
-	case REG_SEC:
-	case REG_MIN:
-	case REG_HOUR:
-	case REG_DOW:
-	case REG_DAY:
-	case REG_MONTH:
-	case REG_YEAR:
-	case PV_RTC_CENTURY_INDEX:
+	if (is_time_reg(idx)) {
 		if (!r->running) {
 			r->cmos[idx] = v;
-			break;
-		} else {
-			/* A running clock takes the new field at once, keeping the
-			 * sub-second phase. */
-			eval_flags(r, now);
-			uint64_t cur = rtc_now_ns(r, now);
-			store_time(r, clamp_sec(cur / NS_PER_SEC));
-			r->cmos[idx] = v;
-			uint64_t sec = load_time(r);
-			r->ref_ns = now;
-			r->rtc_ns_at_ref = sec * NS_PER_SEC + cur % NS_PER_SEC;
-			r->last_sec = sec;
+			return;
 		}
-		break;
+		/* A running clock takes the new field at once, keeping the
+		 * sub-second phase. */
+		eval_flags(r, now);
+		uint64_t cur = rtc_now_ns(r, now);
+		store_time(r, clamp_sec(cur / NS_PER_SEC));
+		r->cmos[idx] = v;
+		rebase(r, now, load_time(r), cur % NS_PER_SEC);
+		return;
+	}
+	switch (idx) {
 	case REG_A: {
 		bool was_reset = (r->cmos[REG_A] & 0x60u) == 0x60u;
 		eval_flags(r, now);
@@ -475,9 +482,7 @@ static void set_time_locked(struct pv_rtc *r, uint64_t unix_sec)
 {
 	uint64_t now = pv_clock_ns(r->part);
 	uint64_t sec = clamp_sec(unix_sec);
-	r->ref_ns = now;
-	r->rtc_ns_at_ref = sec * NS_PER_SEC;
-	r->last_sec = sec;
+	rebase(r, now, sec, 0);
 	if (!r->running)
 		store_time(r, sec);
 }
