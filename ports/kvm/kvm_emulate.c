@@ -45,9 +45,6 @@
 #include "kvm_exit.h"
 #include "kvm_internal.h"
 
-#define LOG_ERRNO(part, what, e) \
-	pv_log((part), PV_LOG_ERROR, "kvm", "%s failed: errno %d (%s)", (what), (e), strerror(e))
-
 /* Exits a completion may take: fragments of one access plus one write. */
 #define FLUSH_MAX 16u
 
@@ -118,10 +115,9 @@ pv_err_t pv_kvm_get_xmm(void *vdata, uint8_t xmm[16][16])
 	struct kvm_fpu fpu;
 	if (!xmm)
 		return PV_EINVAL;
-	if (ioctl(v->fd, KVM_GET_FPU, &fpu) < 0) {
-		LOG_ERRNO(v->p->part, "KVM_GET_FPU", errno);
-		return PV_EPORT;
-	}
+	pv_err_t err = pv_kvm_vcpu_ioctl(v, KVM_GET_FPU, &fpu, "KVM_GET_FPU");
+	if (err)
+		return err;
 	pv_kvm_xmm_from_fpu(&fpu, xmm);
 	return PV_OK;
 }
@@ -132,16 +128,11 @@ pv_err_t pv_kvm_set_xmm(void *vdata, const uint8_t xmm[16][16])
 	struct kvm_fpu fpu;
 	if (!xmm)
 		return PV_EINVAL;
-	if (ioctl(v->fd, KVM_GET_FPU, &fpu) < 0) {
-		LOG_ERRNO(v->p->part, "KVM_GET_FPU", errno);
-		return PV_EPORT;
-	}
+	pv_err_t err = pv_kvm_vcpu_ioctl(v, KVM_GET_FPU, &fpu, "KVM_GET_FPU");
+	if (err)
+		return err;
 	pv_kvm_xmm_to_fpu(xmm, &fpu);
-	if (ioctl(v->fd, KVM_SET_FPU, &fpu) < 0) {
-		LOG_ERRNO(v->p->part, "KVM_SET_FPU", errno);
-		return PV_EPORT;
-	}
-	return PV_OK;
+	return pv_kvm_vcpu_ioctl(v, KVM_SET_FPU, &fpu, "KVM_SET_FPU");
 }
 
 static pv_err_t ram_read(void *ctx, uint64_t gpa, void *buf, unsigned len)
@@ -156,15 +147,6 @@ static pv_err_t ram_read(void *ctx, uint64_t gpa, void *buf, unsigned len)
 static bool uses_xmm(const struct pv_x86_insn *in)
 {
 	return in->op >= PV_X86_OP_SSE_LOAD && in->op <= PV_X86_OP_MOVD_FROMX;
-}
-
-static pv_err_t vcpu_ioctl(struct pv_kvm_vcpu *v, unsigned long req, void *arg, const char *what)
-{
-	if (ioctl(v->fd, req, arg) < 0) {
-		LOG_ERRNO(v->p->part, what, errno);
-		return PV_EPORT;
-	}
-	return PV_OK;
 }
 
 /* Let KVM finish the access it has pending without running the guest. */
@@ -232,8 +214,8 @@ pv_err_t pv_kvm_emulate_exit(struct pv_kvm_vcpu *v, struct pv_exit *exit)
 	if (len == 0 || len > sizeof(data))
 		return PV_OK; /* xlate already reported a malformed run */
 	memcpy(data, run->mmio.data, sizeof(data));
-	if ((err = vcpu_ioctl(v, KVM_GET_REGS, &kr, "KVM_GET_REGS")) ||
-	    (err = vcpu_ioctl(v, KVM_GET_SREGS, &ks, "KVM_GET_SREGS")))
+	if ((err = pv_kvm_vcpu_ioctl(v, KVM_GET_REGS, &kr, "KVM_GET_REGS")) ||
+	    (err = pv_kvm_vcpu_ioctl(v, KVM_GET_SREGS, &ks, "KVM_GET_SREGS")))
 		return err;
 	struct pv_x86emu_state st;
 	memset(&st, 0, sizeof(st));
@@ -260,7 +242,7 @@ pv_err_t pv_kvm_emulate_exit(struct pv_kvm_vcpu *v, struct pv_exit *exit)
 			ok = pv_kvm_decode_at(&at, ram_read, p, &in) == PV_OK && !uses_xmm(&in);
 		}
 		if (!ok) {
-			if ((err = vcpu_ioctl(v, KVM_GET_FPU, &fpu, "KVM_GET_FPU")))
+			if ((err = pv_kvm_vcpu_ioctl(v, KVM_GET_FPU, &fpu, "KVM_GET_FPU")))
 				return err;
 			pv_kvm_xmm_from_fpu(&fpu, st.xmm);
 			ok = pv_kvm_rewind_store(&st, gpa, len, data, ram_read, p, &before) ==
@@ -276,13 +258,13 @@ pv_err_t pv_kvm_emulate_exit(struct pv_kvm_vcpu *v, struct pv_exit *exit)
 		bool xmm = known && uses_xmm(&in);
 		bool string = known && in.op >= PV_X86_OP_MOVS && in.op <= PV_X86_OP_SCAS;
 		full_restore = !known || xmm;
-		if (full_restore && (err = vcpu_ioctl(v, KVM_GET_FPU, &fpu, "KVM_GET_FPU")))
+		if (full_restore && (err = pv_kvm_vcpu_ioctl(v, KVM_GET_FPU, &fpu, "KVM_GET_FPU")))
 			return err;
 		/* Complete at most one iteration of a REP string instruction. */
 		if (!known || string) {
 			struct kvm_regs one = kr;
 			one.rcx = 1;
-			if ((err = vcpu_ioctl(v, KVM_SET_REGS, &one, "KVM_SET_REGS")))
+			if ((err = pv_kvm_vcpu_ioctl(v, KVM_SET_REGS, &one, "KVM_SET_REGS")))
 				return err;
 		}
 	}
@@ -294,7 +276,7 @@ pv_err_t pv_kvm_emulate_exit(struct pv_kvm_vcpu *v, struct pv_exit *exit)
 		 * retired the instruction (seen for SSE stores) and the exit
 		 * state is the state before it. Otherwise use the rewound one. */
 		struct kvm_regs after;
-		if ((err = vcpu_ioctl(v, KVM_GET_REGS, &after, "KVM_GET_REGS")))
+		if ((err = pv_kvm_vcpu_ioctl(v, KVM_GET_REGS, &after, "KVM_GET_REGS")))
 			return err;
 		if (memcmp(&after, &kr, sizeof(kr)) != 0) {
 			pre = kr;
@@ -317,17 +299,17 @@ pv_err_t pv_kvm_emulate_exit(struct pv_kvm_vcpu *v, struct pv_exit *exit)
 			return PV_OK;
 		}
 	}
-	if ((err = vcpu_ioctl(v, KVM_SET_REGS, &pre, "KVM_SET_REGS")))
+	if ((err = pv_kvm_vcpu_ioctl(v, KVM_SET_REGS, &pre, "KVM_SET_REGS")))
 		return err;
 	if (full_restore) {
-		if ((err = vcpu_ioctl(v, KVM_GET_SREGS, &ks2, "KVM_GET_SREGS")) ||
-		    (err = vcpu_ioctl(v, KVM_GET_FPU, &fpu2, "KVM_GET_FPU")))
+		if ((err = pv_kvm_vcpu_ioctl(v, KVM_GET_SREGS, &ks2, "KVM_GET_SREGS")) ||
+		    (err = pv_kvm_vcpu_ioctl(v, KVM_GET_FPU, &fpu2, "KVM_GET_FPU")))
 			return err;
 		if (memcmp(&ks, &ks2, sizeof(ks)) &&
-		    (err = vcpu_ioctl(v, KVM_SET_SREGS, &ks, "KVM_SET_SREGS")))
+		    (err = pv_kvm_vcpu_ioctl(v, KVM_SET_SREGS, &ks, "KVM_SET_SREGS")))
 			return err;
 		if (memcmp(&fpu, &fpu2, sizeof(fpu)) &&
-		    (err = vcpu_ioctl(v, KVM_SET_FPU, &fpu, "KVM_SET_FPU")))
+		    (err = pv_kvm_vcpu_ioctl(v, KVM_SET_FPU, &fpu, "KVM_SET_FPU")))
 			return err;
 	}
 	/* The library reads these next: spare it two ioctls. */

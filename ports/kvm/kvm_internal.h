@@ -3,11 +3,14 @@
 #ifndef PV_PORTS_KVM_INTERNAL_H
 #define PV_PORTS_KVM_INTERNAL_H
 
+#include <errno.h>
 #include <linux/kvm.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
+#include <sys/ioctl.h>
 
 #include "paravisor/partition.h"
 #include "paravisor/port.h"
@@ -99,6 +102,20 @@ struct pv_kvm_vcpu {
 	struct kvm_regs cache_regs;
 	struct kvm_sregs cache_sregs;
 };
+
+#define LOG_ERRNO(part, what, e) \
+	pv_log((part), PV_LOG_ERROR, "kvm", "%s failed: errno %d (%s)", (what), (e), strerror(e))
+
+/* A vCPU ioctl whose failure is logged as @what and reported as PV_EPORT. */
+static inline pv_err_t pv_kvm_vcpu_ioctl(struct pv_kvm_vcpu *v, unsigned long req, void *arg,
+					 const char *what)
+{
+	if (ioctl(v->fd, req, arg) < 0) {
+		LOG_ERRNO(v->p->part, what, errno);
+		return PV_EPORT;
+	}
+	return PV_OK;
+}
 
 /* Timers (kvm_timer.c). */
 int pv_kvm_timers_init(struct pv_kvm_timers *t);
