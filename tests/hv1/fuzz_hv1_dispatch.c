@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_hv1_fixture.h"
 #include "paravisor/hv1.h"
 #include "paravisor/port_mock.h"
 #include "paravisor/pv.h"
@@ -20,7 +21,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static struct pv_mock *mock;
 static struct pv_partition *part;
 static struct pv_hv1 *hv1;
-static struct pv_platform quiet;
 
 static pv_err_t on_msg(void *ctx, struct pv_vcpu *vcpu, uint32_t conn, uint32_t type,
 		       const void *payload, uint32_t size)
@@ -59,29 +59,13 @@ static uint16_t rep_echo(void *ctx, struct pv_hv1_hypercall *call)
 
 static void msr(uint32_t index, uint64_t value)
 {
-	struct pv_exit e;
-	memset(&e, 0, sizeof(e));
-	e.kind = PV_EXIT_MSR_WRITE;
-	e.u.msr.index = index;
-	e.u.msr.value = value;
-	pv_vcpu_dispatch(pv_partition_vcpu(part, 0), &e);
+	fuzz_hv1_wrmsr(part, 0, index, value);
 }
 
 static void setup(void)
 {
 	struct pv_mock_config mc = {.caps = PV_PORT_CAP_TIMERS, .no_recording = true};
-	struct pv_mem_range r = {.base = pv_gpa(0), .size = RAM, .kind = PV_MEM_RAM};
-	quiet = *pv_platform_hosted();
-	quiet.log = NULL;
-	struct pv_partition_config pc = {.vcpu_count = 1,
-					 .vtl_count = 1,
-					 .ranges = &r,
-					 .range_count = 1,
-					 .platform = &quiet};
-	if (pv_mock_create(&mc, &mock))
-		abort();
-	pc.port = pv_mock_port_ops(mock);
-	pc.port_ctx = mock;
+	fuzz_hv1_partition(&mc, RAM, 1, &mock, &part);
 	struct pv_hv1_hypercall_desc d = {.code = 0x50,
 					  .flags = PV_HV1_HC_REP | PV_HV1_HC_VARHDR,
 					  .input_size = 8,
@@ -89,7 +73,7 @@ static void setup(void)
 					  .rep_input_size = 4,
 					  .rep_output_size = 8,
 					  .fn = rep_echo};
-	if (pv_partition_create(&pc, &part) || pv_hv1_create(part, NULL, &hv1) ||
+	if (pv_hv1_create(part, NULL, &hv1) ||
 	    pv_hv1_register_message_handler(hv1, 1, on_msg, NULL) ||
 	    pv_hv1_register_event_handler(hv1, 2, on_evt, NULL) ||
 	    pv_hv1_register_hypercall(hv1, &d))

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_hv1_fixture.h"
 #include "paravisor/hv1.h"
 #include "paravisor/port_mock.h"
 #include "paravisor/pv.h"
@@ -18,34 +19,17 @@ static struct pv_partition *part;
 static struct pv_hv1 *hv1;
 static uint8_t *valid;
 static size_t valid_len;
-static struct pv_platform quiet;
 
 static void wrmsr(uint32_t vcpu, uint32_t index, uint64_t value)
 {
-	struct pv_exit e;
-	memset(&e, 0, sizeof(e));
-	e.kind = PV_EXIT_MSR_WRITE;
-	e.u.msr.index = index;
-	e.u.msr.value = value;
-	pv_vcpu_dispatch(pv_partition_vcpu(part, vcpu), &e);
+	fuzz_hv1_wrmsr(part, vcpu, index, value);
 }
 
 static void setup(void)
 {
 	struct pv_mock_config mc = {.caps = PV_PORT_CAP_TIMERS};
-	struct pv_mem_range r = {.base = pv_gpa(0), .size = 0x100000, .kind = PV_MEM_RAM};
-	quiet = *pv_platform_hosted();
-	quiet.log = NULL;
-	struct pv_partition_config pc = {.vcpu_count = 2,
-					 .vtl_count = 1,
-					 .ranges = &r,
-					 .range_count = 1,
-					 .platform = &quiet};
-	if (pv_mock_create(&mc, &mock))
-		abort();
-	pc.port = pv_mock_port_ops(mock);
-	pc.port_ctx = mock;
-	if (pv_partition_create(&pc, &part) || pv_hv1_create(part, NULL, &hv1))
+	fuzz_hv1_partition(&mc, 0x100000, 2, &mock, &part);
+	if (pv_hv1_create(part, NULL, &hv1))
 		abort();
 	wrmsr(0, 0x40000000u, 0x8100000000000000ull);
 	wrmsr(0, 0x40000001u, 0x3001);
