@@ -988,6 +988,70 @@ static bool sig_matches(int sig, const struct outcome *e)
 	return false;
 }
 
+/* How run_case (64-bit) and run_case32 (compat mode) compare the outcomes. */
+struct cmp_mode {
+	unsigned gprs;    /* GPRs compared (RSP never) */
+	int gpr_digits;   /* hex digits a GPR is printed with */
+	size_t xmm_bytes; /* bytes of XMM state compared */
+	bool rflags_64;   /* "rflags ... mask" message, else "eflags" */
+};
+
+/* Native outcome @nat against the emulator's @emu for one case: the same
+ * signal / fault, GPRs, the flags in @fm, XMM state, then the data area
+ * (@native_data as native left it, @emu_data as the emulator did, from
+ * @init_data). Reports the first difference. */
+static void compare(const struct tcase *tc, const char *what, uint64_t idx,
+		    const struct outcome *nat, const struct outcome *emu, uint64_t fm,
+		    const struct cmp_mode *m, const uint8_t *native_data, const uint8_t *emu_data,
+		    const uint8_t *init_data)
+{
+	if (nat->sig) {
+		if (!sig_matches(nat->sig, emu))
+			report(tc, what, idx, "native signal %d, emulator err %d vector %u",
+			       nat->sig, emu->err, emu->fault.vector);
+		else
+			g_faults_matched++;
+		return;
+	}
+	if (emu->err != PV_OK) {
+		report(tc, what, idx, "emulator err %d (vector %u ec %u), native ok", emu->err,
+		       emu->fault.vector, emu->fault.error_code);
+		return;
+	}
+	for (unsigned r = 0; r < m->gprs; r++) {
+		if (r == PV_RSP)
+			continue;
+		if (nat->gpr[r] != emu->gpr[r]) {
+			report(tc, what, idx, "gpr %u native %0*llx emu %0*llx (init %0*llx)", r,
+			       m->gpr_digits, (unsigned long long)nat->gpr[r], m->gpr_digits,
+			       (unsigned long long)emu->gpr[r], m->gpr_digits,
+			       (unsigned long long)tc->gpr[r]);
+			return;
+		}
+	}
+	if ((nat->rflags ^ emu->rflags) & fm) {
+		if (m->rflags_64)
+			report(tc, what, idx, "rflags native %llx emu %llx (init %llx, mask %llx)",
+			       (unsigned long long)nat->rflags, (unsigned long long)emu->rflags,
+			       (unsigned long long)tc->rflags, (unsigned long long)fm);
+		else
+			report(tc, what, idx, "eflags native %llx emu %llx (init %llx)",
+			       (unsigned long long)nat->rflags, (unsigned long long)emu->rflags,
+			       (unsigned long long)tc->rflags);
+		return;
+	}
+	if (memcmp(nat->xmm, emu->xmm, m->xmm_bytes) != 0) {
+		report(tc, what, idx, "xmm differ");
+		return;
+	}
+	for (unsigned i = 0; i < DATA_SIZE; i++)
+		if (native_data[i] != emu_data[i]) {
+			report(tc, what, idx, "memory byte +%u native %02x emu %02x init %02x", i,
+			       native_data[i], emu_data[i], init_data[i]);
+			break;
+		}
+}
+
 static void run_case(const struct tcase *tc, const char *what, uint64_t idx)
 {
 	struct outcome nat, emu;
@@ -998,50 +1062,9 @@ static void run_case(const struct tcase *tc, const char *what, uint64_t idx)
 	memcpy(g_native_data, g_region + DATA_OFF, DATA_SIZE);
 	memcpy(g_region + DATA_OFF, g_init_data, DATA_SIZE);
 	run_emu(tc, &emu);
-
-	if (nat.sig) {
-		if (!sig_matches(nat.sig, &emu))
-			report(tc, what, idx, "native signal %d, emulator err %d vector %u",
-			       nat.sig, emu.err, emu.fault.vector);
-		else
-			g_faults_matched++;
-		return;
-	}
-	if (emu.err != PV_OK) {
-		report(tc, what, idx, "emulator err %d (vector %u ec %u), native ok", emu.err,
-		       emu.fault.vector, emu.fault.error_code);
-		return;
-	}
-	for (unsigned r = 0; r < 16; r++) {
-		if (r == PV_RSP)
-			continue;
-		if (nat.gpr[r] != emu.gpr[r]) {
-			report(tc, what, idx, "gpr %u native %016llx emu %016llx (init %016llx)", r,
-			       (unsigned long long)nat.gpr[r], (unsigned long long)emu.gpr[r],
-			       (unsigned long long)tc->gpr[r]);
-			return;
-		}
-	}
-	uint64_t fm = defined_flags(tc->code, tc->len);
-	if ((nat.rflags ^ emu.rflags) & fm) {
-		report(tc, what, idx, "rflags native %llx emu %llx (init %llx, mask %llx)",
-		       (unsigned long long)nat.rflags, (unsigned long long)emu.rflags,
-		       (unsigned long long)tc->rflags, (unsigned long long)fm);
-		return;
-	}
-	if (memcmp(nat.xmm, emu.xmm, sizeof(nat.xmm)) != 0) {
-		report(tc, what, idx, "xmm differ");
-		return;
-	}
-	if (memcmp(g_native_data, g_region + DATA_OFF, DATA_SIZE) != 0) {
-		for (unsigned i = 0; i < DATA_SIZE; i++)
-			if (g_native_data[i] != g_region[DATA_OFF + i]) {
-				report(tc, what, idx,
-				       "memory byte +%u native %02x emu %02x init %02x", i,
-				       g_native_data[i], g_region[DATA_OFF + i], g_init_data[i]);
-				break;
-			}
-	}
+	static const struct cmp_mode m64 = {16, 16, 16 * 16, true};
+	compare(tc, what, idx, &nat, &emu, defined_flags(tc->code, tc->len), &m64, g_native_data,
+		g_region + DATA_OFF, g_init_data);
 }
 
 /* ---------------------------------------------------------------- tests */
@@ -1720,47 +1743,9 @@ static void run_case32(const struct tcase *tc, const char *what, uint64_t idx)
 	memcpy(g_native32, lo(LO_DATA), DATA_SIZE);
 	memcpy(lo(LO_DATA), g_init32, DATA_SIZE);
 	run_emu32(tc, &emu);
-
-	if (nat.sig) {
-		if (!sig_matches(nat.sig, &emu))
-			report(tc, what, idx, "native signal %d, emulator err %d vector %u",
-			       nat.sig, emu.err, emu.fault.vector);
-		else
-			g_faults_matched++;
-		return;
-	}
-	if (emu.err != PV_OK) {
-		report(tc, what, idx, "emulator err %d (vector %u ec %u), native ok", emu.err,
-		       emu.fault.vector, emu.fault.error_code);
-		return;
-	}
-	for (unsigned r = 0; r < 8; r++) {
-		if (r == PV_RSP)
-			continue;
-		if (nat.gpr[r] != emu.gpr[r]) {
-			report(tc, what, idx, "gpr %u native %08llx emu %08llx (init %08llx)", r,
-			       (unsigned long long)nat.gpr[r], (unsigned long long)emu.gpr[r],
-			       (unsigned long long)tc->gpr[r]);
-			return;
-		}
-	}
-	uint64_t fm = defined_flags32(tc->code, tc->len);
-	if ((nat.rflags ^ emu.rflags) & fm) {
-		report(tc, what, idx, "eflags native %llx emu %llx (init %llx)",
-		       (unsigned long long)nat.rflags, (unsigned long long)emu.rflags,
-		       (unsigned long long)tc->rflags);
-		return;
-	}
-	if (memcmp(nat.xmm, emu.xmm, 8 * 16) != 0) {
-		report(tc, what, idx, "xmm differ");
-		return;
-	}
-	for (unsigned i = 0; i < DATA_SIZE; i++)
-		if (g_native32[i] != lo(LO_DATA)[i]) {
-			report(tc, what, idx, "memory byte +%u native %02x emu %02x init %02x", i,
-			       g_native32[i], lo(LO_DATA)[i], g_init32[i]);
-			break;
-		}
+	static const struct cmp_mode m32 = {8, 8, 8 * 16, false};
+	compare(tc, what, idx, &nat, &emu, defined_flags32(tc->code, tc->len), &m32, g_native32,
+		lo(LO_DATA), g_init32);
 }
 
 static void test_diff_compat32(void **state)
