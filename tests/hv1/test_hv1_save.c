@@ -10,14 +10,29 @@ static uint64_t slot(uint32_t vcpu, uint8_t sint)
 }
 
 /* A partition with every kind of state. */
+/* The configuration every hv1 instance of these tests uses. */
+static void save_config(struct pv_hv1_config *cfg)
+{
+	pv_hv1_config_default(NULL, cfg);
+	cfg->tsc_frequency_hz = 2000000000ull;
+	cfg->sint_queue_depth = 4;
+	cfg->privileges_low |= PV_HV1_PRIV_SYNTHETIC_TIMERS;
+	cfg->features_edx |= PV_HV1_FEAT_DIRECT_STIMERS;
+}
+
+/* Replace @f's emulator with a new instance (servicing): reset state. */
+static void new_hv1(struct fx *f)
+{
+	pv_hv1_destroy(f->hv1);
+	struct pv_hv1_config cfg;
+	save_config(&cfg);
+	assert_int_equal(pv_hv1_create(f->part, &cfg, &f->hv1), PV_OK);
+}
+
 static void build_state(struct fx *f)
 {
 	struct pv_hv1_config cfg;
-	pv_hv1_config_default(NULL, &cfg);
-	cfg.tsc_frequency_hz = 2000000000ull;
-	cfg.sint_queue_depth = 4;
-	cfg.privileges_low |= PV_HV1_PRIV_SYNTHETIC_TIMERS;
-	cfg.features_edx |= PV_HV1_FEAT_DIRECT_STIMERS;
+	save_config(&cfg);
 	assert_int_equal(fx_init(f, PV_PORT_CAP_TIMERS, 2, &cfg), 0);
 	enable_hypercalls(f);
 	assert_true(wrmsr(f, 0, MSR_REFERENCE_TSC, TSC_PAGE | 1u));
@@ -55,14 +70,7 @@ static void test_round_trip(void **state)
 	uint8_t *rec = save(&f, &len);
 
 	/* A new emulator instance (servicing): starts from reset state. */
-	pv_hv1_destroy(f.hv1);
-	struct pv_hv1_config cfg;
-	pv_hv1_config_default(NULL, &cfg);
-	cfg.tsc_frequency_hz = 2000000000ull;
-	cfg.sint_queue_depth = 4;
-	cfg.privileges_low |= PV_HV1_PRIV_SYNTHETIC_TIMERS;
-	cfg.features_edx |= PV_HV1_FEAT_DIRECT_STIMERS;
-	assert_int_equal(pv_hv1_create(f.part, &cfg, &f.hv1), PV_OK);
+	new_hv1(&f);
 	pv_mock_advance_clock(f.mock, 5000000); /* the new clock bias must not show */
 	assert_int_equal(rd(&f, 0, MSR_HYPERCALL), 0);
 	assert_int_equal(pv_hv1_restore(f.hv1, rec, len), PV_OK);
@@ -147,14 +155,7 @@ static void test_crafted_rejections(void **state)
 	uint8_t *rec = save(&f, &len);
 	uint8_t *bad = malloc(len + 8);
 	assert_non_null(bad);
-	pv_hv1_destroy(f.hv1);
-	struct pv_hv1_config cfg;
-	pv_hv1_config_default(NULL, &cfg);
-	cfg.tsc_frequency_hz = 2000000000ull;
-	cfg.sint_queue_depth = 4;
-	cfg.privileges_low |= PV_HV1_PRIV_SYNTHETIC_TIMERS;
-	cfg.features_edx |= PV_HV1_FEAT_DIRECT_STIMERS;
-	assert_int_equal(pv_hv1_create(f.part, &cfg, &f.hv1), PV_OK);
+	new_hv1(&f);
 
 	size_t part = find_section(rec, len, 1, 0);
 	size_t vp0 = find_section(rec, len, 3, 0);

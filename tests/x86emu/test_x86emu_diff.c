@@ -910,12 +910,12 @@ static void run_emu(const struct tcase *tc, struct outcome *o)
 	memcpy(o->xmm, st.xmm, sizeof(o->xmm));
 }
 
-/* Flags the manuals define for the decoded instruction. */
-static uint64_t defined_flags(const uint8_t *code, unsigned len)
+/* Flags the manuals define for the instruction decoded in @mode. */
+static uint64_t defined_flags_in(const uint8_t *code, unsigned len, enum pv_x86_mode mode)
 {
 	struct pv_x86_insn in;
 	const uint64_t all = 0x8d5 | 0x400;
-	if (pv_x86emu_decode(code, len, PV_X86_MODE_64, &in) != PV_OK)
+	if (pv_x86emu_decode(code, len, mode, &in) != PV_OK)
 		return all;
 	switch (in.op) {
 	case PV_X86_OP_AND:
@@ -933,26 +933,14 @@ static uint64_t defined_flags(const uint8_t *code, unsigned len)
 	}
 }
 
+static uint64_t defined_flags(const uint8_t *code, unsigned len)
+{
+	return defined_flags_in(code, len, PV_X86_MODE_64);
+}
+
 static uint64_t defined_flags32(const uint8_t *code, unsigned len)
 {
-	struct pv_x86_insn in;
-	const uint64_t all = 0x8d5 | 0x400;
-	if (pv_x86emu_decode(code, len, PV_X86_MODE_32, &in) != PV_OK)
-		return all;
-	switch (in.op) {
-	case PV_X86_OP_AND:
-	case PV_X86_OP_OR:
-	case PV_X86_OP_XOR:
-	case PV_X86_OP_TEST:
-		return all & ~(uint64_t)PV_RFLAGS_AF;
-	case PV_X86_OP_BT:
-	case PV_X86_OP_BTS:
-	case PV_X86_OP_BTR:
-	case PV_X86_OP_BTC:
-		return all & ~(uint64_t)(PV_RFLAGS_AF | PV_RFLAGS_OF | PV_RFLAGS_SF | PV_RFLAGS_PF);
-	default:
-		return all;
-	}
+	return defined_flags_in(code, len, PV_X86_MODE_32);
 }
 
 static unsigned g_mismatches, g_reported, g_faults_matched;
