@@ -5,7 +5,7 @@
  *
  *   pvrun --kernel BZIMAGE [--initrd FILE] [--cmdline STR] [--mem MiB] [--vcpus N]
  *         [--device uart|rtc|vtpm|vmbus ...] [--tpm-state DIR] [--shutdown-after S]
- *         [--timeout S] [--tsc-khz N] [--cpu-vendor-intel]
+ *         [--timeout S] [--tsc-khz N] [--cpu-vendor-intel] [--exit-profile]
  *
  * Always present: the Linux loader (boot protocol, E820, initrd), the ACPI
  * tables with the PM block (S5 power-off and reset reach pvrun), and KVM's
@@ -49,6 +49,7 @@
 #include "paravisor/uart16550.h"
 #include "paravisor/vmbus.h"
 #include "paravisor/vmbus_ic.h"
+#include "profile.h"
 #if defined(PV_HAVE_TPM) && PV_HAVE_TPM
 #include "paravisor/vtpm.h"
 #define LX_TPM 1
@@ -73,6 +74,7 @@ struct lx_opts {
 	unsigned mem_mib, vcpus, timeout_s, shutdown_after_s, devices;
 	unsigned long tsc_khz;
 	bool intel;
+	bool profile; /* --exit-profile */
 };
 
 struct lx {
@@ -112,7 +114,7 @@ static void lx_usage(FILE *f)
 	fprintf(f, "usage: pvrun --kernel BZIMAGE [--initrd FILE] [--cmdline STR] [--mem MiB]\n"
 		   "             [--vcpus N] [--device uart|rtc|vtpm|vmbus ...] [--tpm-state DIR]\n"
 		   "             [--shutdown-after SEC] [--timeout SEC] [--tsc-khz N]\n"
-		   "             [--cpu-vendor-intel]\n");
+		   "             [--cpu-vendor-intel] [--exit-profile]\n");
 }
 
 bool pvrun_linux_wanted(int argc, char **argv)
@@ -150,6 +152,10 @@ static int lx_parse(int argc, char **argv, struct lx_opts *o)
 
 		if (!strcmp(a, "--cpu-vendor-intel")) {
 			o->intel = true;
+			continue;
+		}
+		if (!strcmp(a, "--exit-profile")) {
+			o->profile = true;
 			continue;
 		}
 		if (!strcmp(a, "--irqchip"))
@@ -711,6 +717,10 @@ int pvrun_linux_main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	l->t0 = lx_now();
+	if (l->o.profile && (err = pvrun_profile_install(l->part, l->t0))) {
+		fprintf(stderr, "pvrun: --exit-profile: %s\n", pv_strerror(err));
+		goto out_devs;
+	}
 	pthread_create(&wd, NULL, lx_watchdog, l);
 	for (uint32_t i = 1; i < l->o.vcpus; i++)
 		pthread_create(&aps[i], NULL, lx_ap_thread, pv_partition_vcpu(l->part, i));
@@ -743,6 +753,8 @@ int pvrun_linux_main(int argc, char **argv)
 		(unsigned long long)(st.exits[PV_EXIT_MSR_READ] + st.exits[PV_EXIT_MSR_WRITE]),
 		(unsigned long long)st.exits[PV_EXIT_HYPERCALL],
 		(unsigned long long)st.exits[PV_EXIT_HLT]);
+	if (l->o.profile)
+		pvrun_profile_report(stderr);
 	rc = l->outcome == 1 ? 0 : l->outcome == 2 ? 3 : l->outcome == 3 ? 4 : 1;
 out_devs:
 	if (l->vmbus || l->hv1)

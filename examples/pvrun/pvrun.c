@@ -27,6 +27,7 @@
 #include "paravisor/port_kvm.h"
 #include "paravisor/port_mock.h"
 #include "paravisor/pv.h"
+#include "profile.h"
 #include "tmk_host.h"
 
 #define MAX_DEVICES 16
@@ -37,6 +38,7 @@ struct opts {
 	uint32_t mem_mib;
 	uint32_t vcpus;
 	bool irqchip;
+	bool profile; /* --exit-profile */
 	uint32_t timeout_s;
 	const char *devices[MAX_DEVICES];
 	unsigned ndevices;
@@ -46,9 +48,12 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: pvrun --port kvm|mock --image FILE [--mem MiB] [--vcpus N]\n"
-		"             [--device NAME ...] [--irqchip] [--timeout SEC] [--list-devices]\n"
+		"             [--device NAME ...] [--irqchip] [--timeout SEC] [--exit-profile]\n"
+		"             [--list-devices]\n"
 		"   or: pvrun --kernel BZIMAGE [--initrd FILE] [--cmdline STR] [--device uart|rtc|vtpm|vmbus ...]\n"
-		"             [--tpm-state DIR] [--shutdown-after SEC] [--timeout SEC] (Linux mode)\n");
+		"             [--tpm-state DIR] [--shutdown-after SEC] [--timeout SEC] [--exit-profile]\n"
+		"             (Linux mode)\n"
+		"--exit-profile: at the end, the busiest I/O ports and MSRs and the time of the first exit\n");
 }
 
 static void list_devices(void)
@@ -76,6 +81,9 @@ static int parse(int argc, char **argv, struct opts *o)
 			exit(0);
 		} else if (!strcmp(a, "--irqchip")) {
 			o->irqchip = true;
+			continue;
+		} else if (!strcmp(a, "--exit-profile")) {
+			o->profile = true;
 			continue;
 		}
 		if (!v) {
@@ -147,7 +155,12 @@ static pv_err_t make_partition(const struct opts *o, const struct pv_port_ops *o
 	pc.range_count = 1;
 	pc.port = ops;
 	pc.port_ctx = ctx;
-	return pv_partition_create(&pc, part);
+	pv_err_t err = pv_partition_create(&pc, part);
+	if (!err && o->profile && (err = pvrun_profile_install(*part, now_s()))) {
+		pv_partition_destroy(*part);
+		*part = NULL;
+	}
+	return err;
 }
 
 static void *dev_state[MAX_DEVICES];
@@ -227,6 +240,8 @@ static int run_kvm(const struct opts *o)
 	err = tmk_host_run(part, &cfg, &res);
 	double secs = now_s() - t0;
 	summary(part, "kvm", secs);
+	if (o->profile)
+		pvrun_profile_report(stdout);
 	bool ok = !err && tmk_result_ok(&res);
 	printf("guest verdict: %s (%u passed, %u failed, %u skipped)%s%s\n",
 	       !res.done   ? "none" :
@@ -347,6 +362,8 @@ static int run_mock(const struct opts *o)
 	double secs = now_s() - t0;
 	fflush(stdout);
 	summary(part, "mock", secs);
+	if (o->profile)
+		pvrun_profile_report(stdout);
 	/* Show what the dispatcher answered to the scripted reads. */
 	size_t nc = pv_mock_completion_count(mock, 0);
 	for (size_t i = 0; i < nc; i++) {
