@@ -33,6 +33,9 @@ else
 	poweroff -f
 fi
 
+# From here on the console shows every kernel message: a soft lockup or RCU
+# stall report then comes with its backtrace.
+echo 7 >/proc/sys/kernel/printk
 args=$(cat /lab/payload-args 2>/dev/null)
 tsc_khz=$(dmesg | sed -n 's/.*tsc: Detected \([0-9]*\)\.\([0-9][0-9][0-9]\) MHz.*/\1\2/p' | head -n 1)
 echo "lab-outer: TSC ${tsc_khz:-unknown} kHz"

@@ -94,7 +94,7 @@ lab_log "payload $(basename "$payload"); initramfs ready after $(elapsed) s; boo
 log=${log:-$PV_LAB_CACHE/run/console.log}
 qemu_err=${log%.log}.qemu-stderr
 : >"$log"
-qemu-system-x86_64 -accel tcg -cpu EPYC -m 2048 -smp 2 \
+qemu-system-x86_64 -accel "${PV_LAB_ACCEL:-tcg}" -cpu "${PV_LAB_CPU:-EPYC}" -m 2048 -smp "${PV_LAB_SMP:-2}" \
 	-display none -monitor none -serial stdio -no-reboot \
 	-kernel "$LAB_VMLINUZ" -initrd "$outer" \
 	-append "console=ttyS0 panic=-1 loglevel=4 rdinit=/init" \
@@ -129,6 +129,13 @@ while :; do
 		grep -q '^lab-outer: payload exit=' "$log" && { t_end=$(elapsed); break; }
 		echo "lab: the outer VM stopped while waiting for $stage"
 		exit 1
+	fi
+	# A hung outer kernel never recovers: stop at once (after a few seconds
+	# for the backtrace) instead of waiting for the deadline.
+	if grep -qE 'soft lockup - CPU#|rcu: INFO: .* (self-)?detected stall' "$log"; then
+		sleep 8
+		echo "lab: the outer VM's kernel reports a hang (soft lockup or RCU stall) while waiting for $stage; see the backtrace above"
+		exit 125
 	fi
 	if [ "$(date +%s)" -ge "$deadline" ]; then
 		sleep 0.5
