@@ -23,9 +23,6 @@
 
 #define KVM_TSS_ADDR 0xfffbd000ul
 
-#define LOG_ERRNO(part, what, e) \
-	pv_log((part), PV_LOG_ERROR, "kvm", "%s failed: errno %d (%s)", (what), (e), strerror(e))
-
 /* ------------------------------------------------------------------ */
 /* Context                                                              */
 
@@ -493,39 +490,25 @@ static pv_err_t inject_exception_now(struct pv_kvm_vcpu *v, const struct pv_even
 	struct kvm_vcpu_events events;
 	if (ev->vector == PV_VEC_PF) {
 		struct kvm_sregs s;
-		if (ioctl(v->fd, KVM_GET_SREGS, &s) < 0) {
-			LOG_ERRNO(v->p->part, "KVM_GET_SREGS", errno);
+		if (pv_kvm_vcpu_ioctl(v, KVM_GET_SREGS, &s, "KVM_GET_SREGS"))
 			return PV_EPORT;
-		}
 		s.cr2 = ev->cr2;
-		if (ioctl(v->fd, KVM_SET_SREGS, &s) < 0) {
-			LOG_ERRNO(v->p->part, "KVM_SET_SREGS", errno);
+		if (pv_kvm_vcpu_ioctl(v, KVM_SET_SREGS, &s, "KVM_SET_SREGS"))
 			return PV_EPORT;
-		}
 	}
-	if (ioctl(v->fd, KVM_GET_VCPU_EVENTS, &events) < 0) {
-		LOG_ERRNO(v->p->part, "KVM_GET_VCPU_EVENTS", errno);
+	if (pv_kvm_vcpu_ioctl(v, KVM_GET_VCPU_EVENTS, &events, "KVM_GET_VCPU_EVENTS"))
 		return PV_EPORT;
-	}
 	events.flags = 0;
 	events.exception.injected = 1;
 	events.exception.nr = ev->vector;
 	events.exception.has_error_code = ev->has_error_code ? 1 : 0;
 	events.exception.error_code = ev->error_code;
-	if (ioctl(v->fd, KVM_SET_VCPU_EVENTS, &events) < 0) {
-		LOG_ERRNO(v->p->part, "KVM_SET_VCPU_EVENTS", errno);
-		return PV_EPORT;
-	}
-	return PV_OK;
+	return pv_kvm_vcpu_ioctl(v, KVM_SET_VCPU_EVENTS, &events, "KVM_SET_VCPU_EVENTS");
 }
 
 static pv_err_t inject_nmi_now(struct pv_kvm_vcpu *v)
 {
-	if (ioctl(v->fd, KVM_NMI) < 0) {
-		LOG_ERRNO(v->p->part, "KVM_NMI", errno);
-		return PV_EPORT;
-	}
-	return PV_OK;
+	return pv_kvm_vcpu_ioctl(v, KVM_NMI, NULL, "KVM_NMI");
 }
 
 static pv_err_t send_msi(struct pv_kvm_part *p, uint64_t address, uint32_t data)
@@ -579,10 +562,8 @@ static pv_err_t deliver_pending(struct pv_kvm_vcpu *v)
 		if (vec >= 0 && v->run->ready_for_interrupt_injection && v->run->if_flag) {
 			atomic_fetch_and(&v->irq_bits[vec / 64], ~(1ull << (vec % 64)));
 			struct kvm_interrupt irq = {.irq = (uint32_t)vec};
-			if (ioctl(v->fd, KVM_INTERRUPT, &irq) < 0) {
-				LOG_ERRNO(v->p->part, "KVM_INTERRUPT", errno);
+			if (pv_kvm_vcpu_ioctl(v, KVM_INTERRUPT, &irq, "KVM_INTERRUPT"))
 				err = PV_EPORT;
-			}
 			vec = highest_irq(v);
 		}
 		if (vec >= 0)
@@ -606,14 +587,10 @@ static pv_err_t fill_hypercall(struct pv_kvm_vcpu *v, struct pv_exit *exit)
 {
 	struct kvm_regs regs;
 	struct kvm_sregs sregs;
-	if (ioctl(v->fd, KVM_GET_REGS, &regs) < 0) {
-		LOG_ERRNO(v->p->part, "KVM_GET_REGS", errno);
+	if (pv_kvm_vcpu_ioctl(v, KVM_GET_REGS, &regs, "KVM_GET_REGS"))
 		return PV_EPORT;
-	}
-	if (ioctl(v->fd, KVM_GET_SREGS, &sregs) < 0) {
-		LOG_ERRNO(v->p->part, "KVM_GET_SREGS", errno);
+	if (pv_kvm_vcpu_ioctl(v, KVM_GET_SREGS, &sregs, "KVM_GET_SREGS"))
 		return PV_EPORT;
-	}
 	pv_kvm_hypercall_from_regs(&regs, &sregs, exit);
 	return PV_OK;
 }
@@ -723,16 +700,12 @@ static pv_err_t kvm_vcpu_complete(void *vdata, const struct pv_exit *exit)
 	}
 	if (todo & PV_KVM_TODO_HCALL) {
 		struct kvm_regs regs;
-		if (ioctl(v->fd, KVM_GET_REGS, &regs) < 0) {
-			LOG_ERRNO(v->p->part, "KVM_GET_REGS", errno);
+		if (pv_kvm_vcpu_ioctl(v, KVM_GET_REGS, &regs, "KVM_GET_REGS"))
 			return PV_EPORT;
-		}
 		pv_kvm_hypercall_set_result(&regs, exit->u.hypercall.is_64bit,
 					    exit->u.hypercall.result);
-		if (ioctl(v->fd, KVM_SET_REGS, &regs) < 0) {
-			LOG_ERRNO(v->p->part, "KVM_SET_REGS", errno);
+		if (pv_kvm_vcpu_ioctl(v, KVM_SET_REGS, &regs, "KVM_SET_REGS"))
 			return PV_EPORT;
-		}
 	}
 	if (todo & PV_KVM_TODO_INJECT) {
 		const struct pv_event *ev = &exit->inject;
@@ -765,10 +738,8 @@ static pv_err_t make_runnable(struct pv_kvm_vcpu *v)
 	if (!v->p->kvm->irqchip || v->index == 0 || v->has_run || v->runnable)
 		return PV_OK;
 	struct kvm_mp_state mp = {.mp_state = KVM_MP_STATE_RUNNABLE};
-	if (ioctl(v->fd, KVM_SET_MP_STATE, &mp) < 0) {
-		LOG_ERRNO(v->p->part, "KVM_SET_MP_STATE", errno);
+	if (pv_kvm_vcpu_ioctl(v, KVM_SET_MP_STATE, &mp, "KVM_SET_MP_STATE"))
 		return PV_EPORT;
-	}
 	v->runnable = true;
 	return PV_OK;
 }
@@ -781,10 +752,8 @@ static pv_err_t kvm_get_regs(void *vdata, struct pv_regs *regs)
 		pv_kvm_regs_from_kvm(&v->cache_regs, regs);
 		return PV_OK;
 	}
-	if (ioctl(v->fd, KVM_GET_REGS, &r) < 0) {
-		LOG_ERRNO(v->p->part, "KVM_GET_REGS", errno);
+	if (pv_kvm_vcpu_ioctl(v, KVM_GET_REGS, &r, "KVM_GET_REGS"))
 		return PV_EPORT;
-	}
 	pv_kvm_regs_from_kvm(&r, regs);
 	return PV_OK;
 }
@@ -796,10 +765,8 @@ static pv_err_t kvm_set_regs(void *vdata, const struct pv_regs *regs)
 	v->cache_valid = false;
 	memset(&r, 0, sizeof(r));
 	pv_kvm_regs_to_kvm(regs, &r);
-	if (ioctl(v->fd, KVM_SET_REGS, &r) < 0) {
-		LOG_ERRNO(v->p->part, "KVM_SET_REGS", errno);
+	if (pv_kvm_vcpu_ioctl(v, KVM_SET_REGS, &r, "KVM_SET_REGS"))
 		return PV_EPORT;
-	}
 	return make_runnable(v);
 }
 
@@ -811,10 +778,8 @@ static pv_err_t kvm_get_sregs(void *vdata, struct pv_sregs *sregs)
 		pv_kvm_sregs_from_kvm(&v->cache_sregs, sregs);
 		return PV_OK;
 	}
-	if (ioctl(v->fd, KVM_GET_SREGS, &s) < 0) {
-		LOG_ERRNO(v->p->part, "KVM_GET_SREGS", errno);
+	if (pv_kvm_vcpu_ioctl(v, KVM_GET_SREGS, &s, "KVM_GET_SREGS"))
 		return PV_EPORT;
-	}
 	pv_kvm_sregs_from_kvm(&s, sregs);
 	return PV_OK;
 }
@@ -824,15 +789,11 @@ static pv_err_t kvm_set_sregs(void *vdata, const struct pv_sregs *sregs)
 	struct pv_kvm_vcpu *v = vdata;
 	struct kvm_sregs s;
 	v->cache_valid = false;
-	if (ioctl(v->fd, KVM_GET_SREGS, &s) < 0) {
-		LOG_ERRNO(v->p->part, "KVM_GET_SREGS", errno);
+	if (pv_kvm_vcpu_ioctl(v, KVM_GET_SREGS, &s, "KVM_GET_SREGS"))
 		return PV_EPORT;
-	}
 	pv_kvm_sregs_to_kvm(sregs, &s);
-	if (ioctl(v->fd, KVM_SET_SREGS, &s) < 0) {
-		LOG_ERRNO(v->p->part, "KVM_SET_SREGS", errno);
+	if (pv_kvm_vcpu_ioctl(v, KVM_SET_SREGS, &s, "KVM_SET_SREGS"))
 		return PV_EPORT;
-	}
 	return make_runnable(v);
 }
 
