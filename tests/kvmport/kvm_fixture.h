@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Shared set-up of the programs that run tiny guests on /dev/kvm (the kvmport
- * and boot tests, bench_kvm_io, bench_kvm_emu): a partition with RAM at GPA 0
- * on a fresh kvm port, and a vCPU started in real mode on code written to RAM.
+ * and boot tests, the TMK host, bench_kvm_io, bench_kvm_emu): a partition
+ * with RAM at GPA 0 on a fresh kvm port, and a vCPU started in real mode on
+ * code written to RAM.
  * Errors are returned, not asserted, so that the benchmarks can use it too. */
 #ifndef PV_TEST_KVM_FIXTURE_H
 #define PV_TEST_KVM_FIXTURE_H

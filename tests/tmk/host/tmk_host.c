@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../../kvmport/kvm_fixture.h" /* kvmfx_create: the partition the kvm tests share */
 #include "paravisor/port_kvm.h"
 
 struct tmk_irq_req {
@@ -481,25 +482,6 @@ pv_err_t tmk_host_kvm_partition(bool irqchip, uint32_t vcpus, uint32_t mem_mib, 
 	struct pv_kvm_options o;
 	pv_kvm_options_init(&o);
 	o.irqchip = irqchip;
-	*part = NULL;
-	pv_err_t err = pv_kvm_create(&o, kvm);
-	if (err)
-		return err;
-	struct pv_mem_range ram = {
-		pv_gpa(0), (uint64_t)(mem_mib ? mem_mib : TMK_DEFAULT_MEM_MIB) << 20, PV_MEM_RAM};
-	struct pv_partition_config pc;
-	memset(&pc, 0, sizeof(pc));
-	pc.vcpu_count = vcpus ? vcpus : 1;
-	pc.vtl_count = 1;
-	pc.isolation = PV_ISOLATION_NONE;
-	pc.ranges = &ram;
-	pc.range_count = 1;
-	pc.port = pv_kvm_port_ops(*kvm);
-	pc.port_ctx = *kvm;
-	err = pv_partition_create(&pc, part);
-	if (err) {
-		pv_kvm_destroy(*kvm);
-		*kvm = NULL;
-	}
-	return err;
+	return kvmfx_create(&o, (uint64_t)(mem_mib ? mem_mib : TMK_DEFAULT_MEM_MIB) << 20,
+			    vcpus ? vcpus : 1, kvm, part);
 }
