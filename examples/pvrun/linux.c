@@ -4,7 +4,7 @@
  * libparavisor providing the platform.
  *
  *   pvrun --kernel BZIMAGE [--initrd FILE] [--cmdline STR] [--mem MiB] [--vcpus N]
- *         [--device uart|rtc|vtpm|vmbus ...] [--tpm-state DIR] [--shutdown-after S]
+ *         [--device uart|rtc|vtpm|vmbus|pit ...] [--tpm-state DIR] [--shutdown-after S]
  *         [--timeout S] [--tsc-khz N] [--cpu-vendor-intel] [--exit-profile]
  *
  * Always present: the Linux loader (boot protocol, E820, initrd), the ACPI
@@ -66,7 +66,8 @@ enum lx_dev {
 	LX_UART = 1u << 0,
 	LX_RTC = 1u << 1,
 	LX_VTPM = 1u << 2,
-	LX_VMBUS = 1u << 3
+	LX_VMBUS = 1u << 3,
+	LX_PIT = 1u << 4
 };
 
 struct lx_opts {
@@ -111,10 +112,11 @@ static double lx_now(void)
 
 static void lx_usage(FILE *f)
 {
-	fprintf(f, "usage: pvrun --kernel BZIMAGE [--initrd FILE] [--cmdline STR] [--mem MiB]\n"
-		   "             [--vcpus N] [--device uart|rtc|vtpm|vmbus ...] [--tpm-state DIR]\n"
-		   "             [--shutdown-after SEC] [--timeout SEC] [--tsc-khz N]\n"
-		   "             [--cpu-vendor-intel] [--exit-profile]\n");
+	fprintf(f,
+		"usage: pvrun --kernel BZIMAGE [--initrd FILE] [--cmdline STR] [--mem MiB]\n"
+		"             [--vcpus N] [--device uart|rtc|vtpm|vmbus|pit ...] [--tpm-state DIR]\n"
+		"             [--shutdown-after SEC] [--timeout SEC] [--tsc-khz N]\n"
+		"             [--cpu-vendor-intel] [--exit-profile]\n");
 }
 
 bool pvrun_linux_wanted(int argc, char **argv)
@@ -188,10 +190,12 @@ static int lx_parse(int argc, char **argv, struct lx_opts *o)
 				o->devices |= LX_VTPM;
 			else if (!strcmp(v, "vmbus"))
 				o->devices |= LX_VMBUS;
+			else if (!strcmp(v, "pit"))
+				o->devices |= LX_PIT;
 			else {
 				fprintf(stderr,
 					"pvrun: unknown Linux-mode device '%s' "
-					"(uart, rtc, vtpm, vmbus)\n",
+					"(uart, rtc, vtpm, vmbus, pit)\n",
 					v);
 				return -1;
 			}
@@ -423,8 +427,9 @@ static void *lx_watchdog(void *arg)
 }
 
 /* Put KVM's supported CPUID leaf 1 into the core table (so that hv1 can set
- * ECX[31]). Leaf 1 EBX[31:24] (initial APIC ID) is then 0 on every vCPU:
- * the kvm port patches the APIC ID only into KVM's own entries. */
+ * ECX[31]). The core writes each vCPU's own initial APIC ID into EBX[31:24]
+ * when it pushes the table to the vCPU (the lab's 2-vCPU guest reports
+ * initial APIC IDs 0 and 1). */
 static pv_err_t lx_own_leaf1(struct pv_partition *part)
 {
 	enum {
@@ -595,6 +600,7 @@ int pvrun_linux_main(int argc, char **argv)
 	struct pv_kvm *kvm = NULL;
 	pv_kvm_options_init(&ko);
 	ko.irqchip = true;
+	ko.pit = (l->o.devices & LX_PIT) != 0;
 	err = pv_kvm_create(&ko, &kvm);
 	struct pv_mem_range ram = {pv_gpa(0), (uint64_t)l->o.mem_mib << 20, PV_MEM_RAM};
 	struct pv_partition_config pc;

@@ -4,7 +4,7 @@
  *
  *   pvrun --port kvm|mock --image FILE [--mem MiB] [--vcpus N] [--device NAME ...]
  *         [--irqchip] [--timeout SEC] [--list-devices]
- *   pvrun --kernel BZIMAGE [--initrd FILE] [--cmdline STR] [--device uart|rtc|vtpm|vmbus ...]
+ *   pvrun --kernel BZIMAGE [--initrd FILE] [--cmdline STR] [--device uart|rtc|vtpm|vmbus|pit ...]
  *         [--tpm-state DIR] [--shutdown-after SEC] ...   (Linux mode, linux.c)
  *
  * On the kvm port the image (a TMK ELF, or a flat binary loaded at 1 MiB)
@@ -50,7 +50,7 @@ static void usage(FILE *f)
 		"usage: pvrun --port kvm|mock --image FILE [--mem MiB] [--vcpus N]\n"
 		"             [--device NAME ...] [--irqchip] [--timeout SEC] [--exit-profile]\n"
 		"             [--list-devices]\n"
-		"   or: pvrun --kernel BZIMAGE [--initrd FILE] [--cmdline STR] [--device uart|rtc|vtpm|vmbus ...]\n"
+		"   or: pvrun --kernel BZIMAGE [--initrd FILE] [--cmdline STR] [--device uart|rtc|vtpm|vmbus|pit ...]\n"
 		"             [--tpm-state DIR] [--shutdown-after SEC] [--timeout SEC] [--exit-profile]\n"
 		"             (Linux mode)\n"
 		"--exit-profile: at the end, the busiest I/O ports and MSRs and the time of the first exit\n");
