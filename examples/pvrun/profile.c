@@ -20,7 +20,8 @@ struct prof_msr {
 
 static struct {
 	double t0;
-	double first_exit; /* seconds after t0, or < 0 before the first exit */
+	double first_exit; /* seconds after t0; written once, by the first exit */
+	int first_taken;   /* atomic: set by the exit that writes first_exit */
 	uint64_t io[65536];
 	struct prof_msr msr[PROF_MSR_SLOTS];
 	uint64_t msr_other, mmio, other;
@@ -62,8 +63,10 @@ static bool prof_filter(void *ctx, struct pv_vcpu *vcpu, struct pv_exit *exit)
 {
 	(void)ctx;
 	(void)vcpu;
-	if (prof.first_exit < 0)
-		prof.first_exit = prof_now() - prof.t0; /* benign race: any early value */
+	/* The report reads first_exit after the vCPU threads have ended. */
+	if (!__atomic_load_n(&prof.first_taken, __ATOMIC_RELAXED) &&
+	    !__atomic_exchange_n(&prof.first_taken, 1, __ATOMIC_ACQ_REL))
+		prof.first_exit = prof_now() - prof.t0;
 	switch (exit->kind) {
 	case PV_EXIT_IO:
 		__atomic_fetch_add(&prof.io[exit->u.io.port], 1, __ATOMIC_RELAXED);
@@ -85,7 +88,8 @@ static bool prof_filter(void *ctx, struct pv_vcpu *vcpu, struct pv_exit *exit)
 pv_err_t pvrun_profile_install(struct pv_partition *part, double t0)
 {
 	prof.t0 = t0;
-	prof.first_exit = -1;
+	prof.first_exit = 0;
+	prof.first_taken = 0;
 	return pv_dispatch_set_filter(part, PV_FILTER_ISOLATION, prof_filter, NULL);
 }
 
@@ -117,8 +121,12 @@ void pvrun_profile_report(FILE *f)
 	static struct prof_row rows[65536];
 	size_t n = 0;
 
-	fprintf(f, "pvrun: exit profile: first exit %.3f s after start; mmio %llu, other %llu\n",
-		prof.first_exit, (unsigned long long)prof.mmio, (unsigned long long)prof.other);
+	if (__atomic_load_n(&prof.first_taken, __ATOMIC_ACQUIRE))
+		fprintf(f, "pvrun: exit profile: first exit %.3f s after start", prof.first_exit);
+	else
+		fprintf(f, "pvrun: exit profile: no exit");
+	fprintf(f, "; mmio %llu, other %llu\n", (unsigned long long)prof.mmio,
+		(unsigned long long)prof.other);
 	for (uint32_t p = 0; p < 65536; p++)
 		if (prof.io[p])
 			rows[n++] = (struct prof_row){p, prof.io[p]};
