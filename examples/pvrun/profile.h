@@ -13,7 +13,8 @@
 
 /** Install the profiling filter at the isolation stage (pvrun has no
  *  isolation backend, so that stage is free); it counts and passes every
- *  exit on. One profiled partition per process: the counters are static. @p t0 is the CLOCK_MONOTONIC time the guest started. */
+ *  exit on. One profiled partition per process: the counters are static.
+ *  @p t0 is the CLOCK_MONOTONIC time the guest started. */
 pv_err_t pvrun_profile_install(struct pv_partition *part, double t0);
 
 /** Print the busiest I/O ports and MSRs and the time of the first exit. */
