@@ -20,7 +20,7 @@ PACKAGES=(
 	doxygen gcovr valgrind clang-format
 	# device and firmware tooling used by tests (ACPI tables, TPM clients)
 	acpica-tools tpm2-tools swtpm
-	# nested lab (scripts/test.sh --lab): outer VM, initramfs tools
+	# nested lab (scripts/test.sh, scripts/demo.sh): outer VM, initramfs tools
 	qemu-system-x86 busybox-static cpio xz-utils zstd file
 )
 

@@ -11,15 +11,18 @@
 #   5. docs                                doxygen, warnings are errors
 #   6. build-cov/   gcc --coverage         the tests again, then the lib/ line coverage
 #   7. install                             outside CMake and Makefile projects link the library
-#   8. (--lab)  nested lab, (--fuzz) fuzzers  off by default (the lab's Linux
-#      acceptance run is not yet stable enough to gate CI: see tests/nested/README.md)
+#   8. nested lab                          the issue #7 acceptance run: Debian's stock
+#      kernel booted by pvrun inside a QEMU TCG VM (tests/nested, ~40 s);
+#      --lab adds the other lab runs (smoke, boot-only), --no-lab skips it
+#   9. (--fuzz) fuzzers                    off by default
 #
 # Every step runs even if an earlier one failed; the last line is the total
 # over all ctest runs, "N passed, N failed" (a build that fails counts as one
 # failed test), and the exit status is non-zero if anything failed.
 #
-# usage: bash scripts/test.sh [--lab] [--fuzz] [--no-deps] [--help]
-#   --lab      also run every nested-lab test (QEMU under TCG, about 3 minutes; env PV_TEST_LAB=1)
+# usage: bash scripts/test.sh [--lab | --no-lab] [--fuzz] [--no-deps] [--help]
+#   --lab      run every nested-lab test, not only the acceptance run (about 3 minutes; env PV_TEST_LAB=all)
+#   --no-lab   skip the nested lab (env PV_TEST_LAB=0)
 #   --fuzz     also build with clang -DPV_FUZZ=ON and run the fuzz targets (env PV_TEST_FUZZ=1)
 #   --no-deps  skip scripts/deps.sh
 # environment: PV_JOBS (parallel jobs, default 2)
@@ -28,12 +31,13 @@ set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root" || exit 1
 
-lab=${PV_TEST_LAB:-0}
+lab=${PV_TEST_LAB:-linux} # 0: none, linux: the acceptance run, all: every lab test
 fuzz=${PV_TEST_FUZZ:-0}
 deps=1
 for a in "$@"; do
 	case "$a" in
-	--lab) lab=1 ;;
+	--lab) lab=all ;;
+	--no-lab) lab=0 ;;
 	--fuzz) fuzz=1 ;;
 	--no-deps) deps=0 ;;
 	-h | --help)
@@ -130,7 +134,7 @@ if [ "$deps" -eq 1 ]; then
 fi
 
 lab_args=(-DPV_LAB=OFF)
-[ "$lab" = 1 ] && lab_args=(-DPV_LAB=ON)
+[ "$lab" != 0 ] && lab_args=(-DPV_LAB=ON)
 
 # 2. Main build (gcc).
 if configure_build build "gcc" -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo \
@@ -182,9 +186,20 @@ fi
 # 7. Install + outside projects.
 [ "$main_ok" = 1 ] && run_ctest build "install" -L install
 
-# 8. The nested lab (an unmodified Linux guest on pvrun inside a QEMU VM), on request.
-if [ "$lab" = 1 ] && [ "$main_ok" = 1 ]; then
-	run_ctest build "nested lab" -L lab -j 1
+# 8. The nested lab: an unmodified Linux guest on pvrun inside a QEMU VM.
+if [ "$lab" != 0 ] && [ "$main_ok" = 1 ]; then
+	lab_filter=(-L lab)
+	[ "$lab" = all ] || lab_filter=(-L lab -R '^nested_lab_linux$')
+	if ctest --test-dir "$root/build" -N "${lab_filter[@]}" | grep -q 'Total Tests: [1-9]'; then
+		run_ctest build "nested lab" "${lab_filter[@]}" -j 1
+	else
+		# Never pass by running nothing: the lab tests exist whenever
+		# qemu-system-x86_64 is installed (scripts/deps.sh installs it).
+		banner "nested lab"
+		echo "*** nested lab: no lab test registered (qemu-system-x86_64 missing?)"
+		note "nested lab" "FAILED (not registered)"
+		failed=$((failed + 1))
+	fi
 fi
 if [ "$fuzz" = 1 ]; then
 	if configure_build build-fuzz "clang fuzz" -DCMAKE_C_COMPILER=clang -DPV_FUZZ=ON \

@@ -27,6 +27,8 @@ for m in $(cat /lab/modules/load-order); do
 done
 if [ -c /dev/kvm ]; then
 	echo "lab-outer: /dev/kvm ready uptime=$(up)"
+	p=/sys/module/kvm_amd/parameters
+	echo "lab-outer: kvm_amd npt=$(cat $p/npt 2>/dev/null) nested=$(cat $p/nested 2>/dev/null) avic=$(cat $p/avic 2>/dev/null); cpus=$(grep -c ^processor /proc/cpuinfo)"
 else
 	echo "lab-outer: FAIL no /dev/kvm after loading kvm-amd (is SVM exposed? $(grep -c svm /proc/cpuinfo) cpus with svm)"
 	echo "lab-outer: payload exit=127"

@@ -28,7 +28,13 @@
 # Prints both consoles (the inner one prefixed with "[inner] "). Exits 0 only
 # if the success line appeared and the payload exited with status 0; 1 on
 # failure; 124 on timeout ("lab: timed out after N s waiting for ...");
-# 2 on setup errors.
+# 125 when the outer kernel reports a soft lockup or an RCU stall; 2 on
+# setup errors.
+#
+# Environment: PV_LAB_SMP (outer VM CPUs, default 1: the two hangs seen with
+# 2 CPUs were the outer VM's CPUs stalling each other, see README.md),
+# PV_LAB_CPU (QEMU -cpu model, default EPYC), PV_LAB_ACCEL (default tcg),
+# PV_LAB_CACHE (download cache), PV_LAB_SHUTDOWN_AFTER (pvrun's backstop).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lab-lib.sh"
@@ -44,7 +50,7 @@ while [ $# -gt 0 ]; do
 	--build) build=$2; shift 2 ;;
 	--success) success=$2; shift 2 ;;
 	--log) log=$2; shift 2 ;;
-	-h | --help) sed -n '3,33p' "$0"; exit 0 ;;
+	-h | --help) sed -n '3,37p' "$0"; exit 0 ;;
 	*) lab_die "unknown argument $1 (see --help)" ;;
 	esac
 done
@@ -57,7 +63,11 @@ deadline=$(($(date +%s) + timeout))
 elapsed() { echo "$(date +%s.%N) $t_start" | awk '{ printf "%.1f", $1 - $2 }'; }
 
 lab_fetch_kernel
+# Each run builds its initramfs images in a directory of its own, so that
+# runs can overlap (ctest -j, two shells) without booting each other's.
 mkdir -p "$PV_LAB_CACHE/run"
+rundir=$(mktemp -d "$PV_LAB_CACHE/run/lab.XXXXXX") || lab_die "cannot create a run directory under $PV_LAB_CACHE/run"
+trap 'rm -rf "$rundir"' EXIT
 
 input_word=""
 if [ -z "$payload" ] && [ -x "$build/examples/pvrun/pvrun" ]; then
@@ -78,13 +88,13 @@ else
 		pvrun_args="--kernel @INNER_KERNEL@ --initrd @INNER_INITRD@ --cmdline 'console=ttyS0 no_timer_check tsc_early_khz=@TSC_KHZ@ lab_host_time=@HOSTTIME@ quiet lab_input=$input_word' --device uart --device rtc --device vtpm --tpm-state /tmp/tpm --device vmbus --cpu-vendor-intel --shutdown-after ${PV_LAB_SHUTDOWN_AFTER:-150}"
 	fi
 	if [ -z "$inner" ]; then
-		inner=$PV_LAB_CACHE/run/inner-initramfs.cpio.gz
+		inner=$rundir/inner-initramfs.cpio.gz
 		"$here/build-inner-initramfs.sh" ${inner_init:+--init "$inner_init"} "$inner" >/dev/null ||
 			lab_die "building the inner initramfs failed"
 	fi
 fi
 
-outer=$PV_LAB_CACHE/run/outer-initramfs.cpio.gz
+outer=$rundir/outer-initramfs.cpio.gz
 "$here/build-outer-initramfs.sh" --payload "$payload" --payload-args "$pvrun_args" \
 	${inner:+--inner-initramfs "$inner"} --input-word "$input_word" \
 	$([ "$(basename "$payload")" = kvm-smoke ] && echo --no-inner-kernel) --out "$outer" >/dev/null ||
@@ -94,7 +104,7 @@ lab_log "payload $(basename "$payload"); initramfs ready after $(elapsed) s; boo
 log=${log:-$PV_LAB_CACHE/run/console.log}
 qemu_err=${log%.log}.qemu-stderr
 : >"$log"
-qemu-system-x86_64 -accel "${PV_LAB_ACCEL:-tcg}" -cpu "${PV_LAB_CPU:-EPYC}" -m 2048 -smp "${PV_LAB_SMP:-2}" \
+qemu-system-x86_64 -accel "${PV_LAB_ACCEL:-tcg}" -cpu "${PV_LAB_CPU:-EPYC}" -m 2048 -smp "${PV_LAB_SMP:-1}" \
 	-display none -monitor none -serial stdio -no-reboot \
 	-kernel "$LAB_VMLINUZ" -initrd "$outer" \
 	-append "console=ttyS0 panic=-1 loglevel=4 rdinit=/init" \
@@ -106,6 +116,7 @@ cleanup() {
 	kill "$qemu" 2>/dev/null
 	kill "$tailer" 2>/dev/null
 	wait "$qemu" 2>/dev/null
+	rm -rf "$rundir"
 }
 trap cleanup EXIT
 
