@@ -6,12 +6,15 @@
 # (the same Debian bzImage) and the inner initramfs.
 #
 # usage: build-outer-initramfs.sh --payload EXE --payload-args STR
-#            [--inner-initramfs FILE] [--input-word W] [--no-inner-kernel] --out FILE
+#            [--inner-initramfs FILE] [--input-word W] [--no-inner-kernel]
+#            [--extra-root DIR] --out FILE
+#   --extra-root  files to add as they are (DIR/usr/share/x -> /usr/share/x),
+#                 e.g. the firmware of another VMM used as the payload
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lab-lib.sh"
 
-payload="" args="" inner="" out="" input="" inner_kernel=1
+payload="" args="" inner="" out="" input="" inner_kernel=1 extra=""
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--payload) payload=$2; shift 2 ;;
@@ -20,6 +23,7 @@ while [ $# -gt 0 ]; do
 	--input-word) input=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
 	--no-inner-kernel) inner_kernel=0; shift ;;
+	--extra-root) extra=$2; shift 2 ;;
 	*) lab_die "build-outer-initramfs: unknown argument $1" ;;
 	esac
 done
@@ -48,6 +52,10 @@ mkdir -p "$root/lab/inner"
 if [ -n "$inner" ]; then
 	[ -f "$inner" ] || lab_die "inner initramfs $inner not found"
 	cp "$inner" "$root/lab/inner/initrd.img"
+fi
+if [ -n "$extra" ]; then
+	[ -d "$extra" ] || lab_die "extra root $extra is not a directory"
+	cp -a "$extra/." "$root/"
 fi
 install -m 755 "$here/outer-init.sh" "$root/init"
 lab_pack "$root" "$out"

@@ -7,7 +7,7 @@
 #
 # usage: run-lab.sh [--pvrun-args "ARGS"] [--inner-initramfs FILE]
 #                   [--timeout S] [--payload EXE] [--build DIR]
-#                   [--success "MARKER"] [--log FILE]
+#                   [--success "MARKER"] [--log FILE] [--outer-extra DIR]
 #
 #   --pvrun-args   arguments for the payload; @INNER_KERNEL@, @INNER_INITRD@
 #                  and @HOSTTIME@ are substituted inside the outer VM
@@ -24,6 +24,8 @@
 #   --success      line that must appear for success (default: "lab-inner:
 #                  RESULT PASS" for pvrun, "kvm-smoke: PASS" for kvm-smoke)
 #   --log          keep the whole console log here
+#   --outer-extra  directory tree added to the outer VM's root as it is
+#                  (e.g. another VMM's firmware when the payload is that VMM)
 #
 # Prints both consoles (the inner one prefixed with "[inner] "). Exits 0 only
 # if the success line appeared and the payload exited with status 0; 1 on
@@ -39,7 +41,7 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lab-lib.sh"
 
-pvrun_args="" inner="" inner_init="" timeout=180 payload="" build="" success="" log=""
+pvrun_args="" inner="" inner_init="" timeout=180 payload="" build="" success="" log="" extra=""
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--pvrun-args) pvrun_args=$2; shift 2 ;;
@@ -50,7 +52,8 @@ while [ $# -gt 0 ]; do
 	--build) build=$2; shift 2 ;;
 	--success) success=$2; shift 2 ;;
 	--log) log=$2; shift 2 ;;
-	-h | --help) sed -n '3,37p' "$0"; exit 0 ;;
+	--outer-extra) extra=$2; shift 2 ;;
+	-h | --help) sed -n '3,39p' "$0"; exit 0 ;;
 	*) lab_die "unknown argument $1 (see --help)" ;;
 	esac
 done
@@ -96,7 +99,7 @@ fi
 
 outer=$rundir/outer-initramfs.cpio.gz
 "$here/build-outer-initramfs.sh" --payload "$payload" --payload-args "$pvrun_args" \
-	${inner:+--inner-initramfs "$inner"} --input-word "$input_word" \
+	${inner:+--inner-initramfs "$inner"} --input-word "$input_word" ${extra:+--extra-root "$extra"} \
 	$([ "$(basename "$payload")" = kvm-smoke ] && echo --no-inner-kernel) --out "$outer" >/dev/null ||
 	lab_die "building the outer initramfs failed"
 lab_log "payload $(basename "$payload"); initramfs ready after $(elapsed) s; booting the outer VM"
