@@ -110,7 +110,7 @@ qemu_err=${log%.log}.qemu-stderr
 qemu-system-x86_64 -accel "${PV_LAB_ACCEL:-tcg}" -cpu "${PV_LAB_CPU:-EPYC}" -m 2048 -smp "${PV_LAB_SMP:-1}" \
 	-display none -monitor none -serial stdio -no-reboot \
 	-kernel "$LAB_VMLINUZ" -initrd "$outer" \
-	-append "console=ttyS0 panic=-1 loglevel=4 rdinit=/init" \
+	-append "console=ttyS0 panic=-1 loglevel=4 rdinit=/init softlockup_all_cpu_backtrace=1" \
 	</dev/null >"$log" 2>"$qemu_err" &
 qemu=$!
 tail -n +1 -f "$log" &
