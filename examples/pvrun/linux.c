@@ -426,6 +426,32 @@ static void *lx_watchdog(void *arg)
 	return NULL;
 }
 
+/* The boot vCPU shut down on its own (a triple fault): print where it was,
+ * the one clue a guest that dies before its console works leaves. */
+static void lx_dump_state(struct pv_vcpu *v)
+{
+	struct pv_regs r;
+	struct pv_sregs s;
+
+	if (pv_vcpu_get_regs(v, &r) || pv_vcpu_get_sregs(v, &s)) {
+		fprintf(stderr,
+			"pvrun: the guest shut down (triple fault); its registers are unreadable\n");
+		return;
+	}
+	fprintf(stderr,
+		"pvrun: the guest shut down (triple fault): rip %#llx rsp %#llx rflags %#llx "
+		"rax %#llx rcx %#llx rdx %#llx\n"
+		"pvrun:   cs %#x (base %#llx) cr0 %#llx cr2 %#llx cr3 %#llx cr4 %#llx efer %#llx "
+		"idt %#llx/%#x gdt %#llx/%#x\n",
+		(unsigned long long)r.rip, (unsigned long long)r.gpr[PV_RSP],
+		(unsigned long long)r.rflags, (unsigned long long)r.gpr[PV_RAX],
+		(unsigned long long)r.gpr[PV_RCX], (unsigned long long)r.gpr[PV_RDX], s.cs.selector,
+		(unsigned long long)s.cs.base, (unsigned long long)s.cr0, (unsigned long long)s.cr2,
+		(unsigned long long)s.cr3, (unsigned long long)s.cr4, (unsigned long long)s.efer,
+		(unsigned long long)s.idt.base, s.idt.limit, (unsigned long long)s.gdt.base,
+		s.gdt.limit);
+}
+
 /* Put KVM's supported CPUID leaf 1 into the core table (so that hv1 can set
  * ECX[31]). The core writes each vCPU's own initial APIC ID into EBX[31:24]
  * when it pushes the table to the vCPU (the lab's 2-vCPU guest reports
@@ -733,6 +759,8 @@ int pvrun_linux_main(int argc, char **argv)
 	err = pv_vcpu_run(bsp, &last);
 	if (l->outcome == 0)
 		l->outcome = 4;
+	if (l->outcome == 4 && last.kind == PV_EXIT_SHUTDOWN)
+		lx_dump_state(bsp);
 	/* Keep asking until every AP left its run loop (a stop can race with
 	 * an AP that was just entering it). */
 	while (__atomic_load_n(&l->aps_done, __ATOMIC_SEQ_CST) < l->o.vcpus - 1) {
