@@ -10,7 +10,10 @@
 
 int main(int argc, char **argv)
 {
-	enum { SETUP = 5 * 512, KERNEL = 0x1000 };
+	enum {
+		SETUP = 5 * 512,
+		KERNEL = 0x1000
+	};
 	static uint8_t img[SETUP + KERNEL];
 
 	if (argc != 2) {
