@@ -7,14 +7,15 @@
 #
 # usage: build-outer-initramfs.sh --payload EXE --payload-args STR
 #            [--inner-initramfs FILE] [--input-word W] [--no-inner-kernel]
-#            [--extra-root DIR] --out FILE
+#            [--extra-root DIR] [--pin MASK] --out FILE
 #   --extra-root  files to add as they are (DIR/usr/share/x -> /usr/share/x),
 #                 e.g. the firmware of another VMM used as the payload
+#   --pin         run the payload under "taskset MASK" in the outer VM
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lab-lib.sh"
 
-payload="" args="" inner="" out="" input="" inner_kernel=1 extra=""
+payload="" args="" inner="" out="" input="" inner_kernel=1 extra="" pin=""
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--payload) payload=$2; shift 2 ;;
@@ -24,6 +25,7 @@ while [ $# -gt 0 ]; do
 	--out) out=$2; shift 2 ;;
 	--no-inner-kernel) inner_kernel=0; shift ;;
 	--extra-root) extra=$2; shift 2 ;;
+	--pin) pin=$2; shift 2 ;;
 	*) lab_die "build-outer-initramfs: unknown argument $1" ;;
 	esac
 done
@@ -47,6 +49,7 @@ WRAP
 chmod 755 "$root/lab/payload"
 printf '%s\n' "$args" >"$root/lab/payload-args"
 printf '%s\n' "$input" >"$root/lab/input-word"
+printf '%s\n' "$pin" >"$root/lab/pin"
 mkdir -p "$root/lab/inner"
 [ "$inner_kernel" = 1 ] && cp "$LAB_VMLINUZ" "$root/lab/inner/bzImage"
 if [ -n "$inner" ]; then

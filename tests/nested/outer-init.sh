@@ -44,6 +44,9 @@ echo "lab-outer: TSC ${tsc_khz:-unknown} kHz"
 args=$(echo "$args" | sed -e "s|@HOSTTIME@|$(date +%s)|g" -e "s|@TSC_KHZ@|${tsc_khz:-0}|g" \
 	-e "s|@INNER_KERNEL@|/lab/inner/bzImage|g" -e "s|@INNER_INITRD@|/lab/inner/initrd.img|g")
 input=$(cat /lab/input-word 2>/dev/null)
+# PV_LAB_PIN on the host: keep the payload on the outer CPUs of this mask.
+pin=$(cat /lab/pin 2>/dev/null)
+[ -n "$pin" ] && echo "lab-outer: payload pinned: taskset $pin"
 echo "lab-outer: running payload: /lab/payload $args"
 t0=$(up)
 # Serial input for the inner acceptance script: when the inner guest prints
@@ -61,7 +64,7 @@ rm -f /tmp/want-input /tmp/payload-rc
 			echo "$input $(date +%s)"
 		fi
 	done
-) | eval "/lab/payload $args" 2>&1 | while IFS= read -r line; do
+) | eval "${pin:+taskset $pin }/lab/payload $args" 2>&1 | while IFS= read -r line; do
 	echo "[inner] $line"
 	case "$line" in
 	*"lab-inner: want-input"*) touch /tmp/want-input ;;

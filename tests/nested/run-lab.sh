@@ -36,7 +36,8 @@
 # Environment: PV_LAB_SMP (outer VM CPUs, default 1: the two hangs seen with
 # 2 CPUs were the outer VM's CPUs stalling each other, see README.md),
 # PV_LAB_CPU (QEMU -cpu model, default EPYC), PV_LAB_ACCEL (default tcg),
-# PV_LAB_CACHE (download cache), PV_LAB_SHUTDOWN_AFTER (pvrun's backstop).
+# PV_LAB_CACHE (download cache), PV_LAB_SHUTDOWN_AFTER (pvrun's backstop),
+# PV_LAB_PIN (a CPU mask: the payload runs under taskset in the outer VM).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lab-lib.sh"
@@ -53,7 +54,7 @@ while [ $# -gt 0 ]; do
 	--success) success=$2; shift 2 ;;
 	--log) log=$2; shift 2 ;;
 	--outer-extra) extra=$2; shift 2 ;;
-	-h | --help) sed -n '3,39p' "$0"; exit 0 ;;
+	-h | --help) sed -n '3,40p' "$0"; exit 0 ;;
 	*) lab_die "unknown argument $1 (see --help)" ;;
 	esac
 done
@@ -100,6 +101,7 @@ fi
 outer=$rundir/outer-initramfs.cpio.gz
 "$here/build-outer-initramfs.sh" --payload "$payload" --payload-args "$pvrun_args" \
 	${inner:+--inner-initramfs "$inner"} --input-word "$input_word" ${extra:+--extra-root "$extra"} \
+	${PV_LAB_PIN:+--pin "$PV_LAB_PIN"} \
 	$([ "$(basename "$payload")" = kvm-smoke ] && echo --no-inner-kernel) --out "$outer" >/dev/null ||
 	lab_die "building the outer initramfs failed"
 lab_log "payload $(basename "$payload"); initramfs ready after $(elapsed) s; booting the outer VM"
